@@ -1,0 +1,84 @@
+/**
+ * Typed configuration, read once from the environment at start. Every value is checked here
+ * so that a bad setting stops the process with one clear line instead of failing later.
+ */
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  databaseUrl: string | undefined;
+  databasePoolSize: number;
+  redisUrl: string | undefined;
+  logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+  tls: { cert: string; key: string } | undefined;
+  /** Largest message accepted or sent, in bytes; larger is RESOURCE_EXHAUSTED. */
+  maxMessageBytes: number;
+  /** HTTP/2 streams one connection may have open at once. */
+  maxConcurrentStreams: number;
+  /** Time a client has to send its request headers. */
+  headersTimeoutMs: number;
+  /** Longest deadline a client may ask for, and the deadline of calls that ask for none (0: none). */
+  maxDeadlineMs: number;
+  /** How long a shutdown waits for open calls before it closes them. */
+  drainTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Env = Record<string, string | undefined>;
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return fallback;
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${name} must be a whole number, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max)
+    throw new ConfigError(`${name} must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(raw);
+  } catch {
+    throw new ConfigError(`${name} is not a URL: "${raw}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(" or ")}`);
+  }
+  return raw;
+}
+
+const logLevels = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+
+export function loadConfig(env: Env = process.env): Config {
+  const logLevel = env.LOG_LEVEL || "info";
+  if (!(logLevels as readonly string[]).includes(logLevel)) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${logLevels.join(", ")}, got "${logLevel}"`);
+  }
+  const cert = env.TLS_CERT || undefined;
+  const key = env.TLS_KEY || undefined;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new ConfigError("TLS_CERT and TLS_KEY must be set together");
+  }
+  return {
+    port: int(env, "PORT", 8080, 0, 65535),
+    host: env.HOST || "0.0.0.0",
+    dataDir: env.DATA_DIR || "./.data",
+    databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
+    databasePoolSize: int(env, "DATABASE_POOL_SIZE", 10, 1, 1000),
+    redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    logLevel: logLevel as Config["logLevel"],
+    tls: cert && key ? { cert, key } : undefined,
+    maxMessageBytes: int(env, "MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    maxConcurrentStreams: int(env, "MAX_CONCURRENT_STREAMS", 100, 1, 10000),
+    headersTimeoutMs: int(env, "HEADERS_TIMEOUT_MS", 10_000, 100, 600_000),
+    maxDeadlineMs: int(env, "MAX_DEADLINE_MS", 0, 0, 86_400_000),
+    drainTimeoutMs: int(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
+  };
+}

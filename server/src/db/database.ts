@@ -1,0 +1,100 @@
+import { mkdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { PGlite } from "@electric-sql/pglite";
+import { sql } from "drizzle-orm";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import postgres from "postgres";
+import type { Logger } from "../logger.ts";
+import * as schema from "./schema.ts";
+
+/**
+ * The Drizzle database every store takes. PGlite and postgres-js both extend PgDatabase, so
+ * code above this file never knows which driver it runs on; a transaction has the same type.
+ */
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+
+export interface Database {
+  readonly db: Db;
+  readonly driver: "pglite" | "postgres";
+  /** Resolves when the database answers a trivial query. */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DatabaseOptions {
+  databaseUrl: string | undefined;
+  dataDir: string;
+  poolSize: number;
+  logger: Logger;
+}
+
+const migrationsFolder = fileURLToPath(new URL("../../../drizzle", import.meta.url));
+
+// Any fixed 64-bit number shared by all instances; it names the migration lock.
+const migrationLockId = 0x5717_c4b0_a4d0n;
+
+/** Opens the database, applying pending migrations first. */
+export async function openDatabase(opts: DatabaseOptions): Promise<Database> {
+  return opts.databaseUrl === undefined ? openPglite(opts) : openPostgres(opts.databaseUrl, opts);
+}
+
+async function openPglite(opts: DatabaseOptions): Promise<Database> {
+  // memory:// keeps an embedded database off disk, for tests.
+  if (!opts.dataDir.startsWith("memory://")) mkdirSync(opts.dataDir, { recursive: true });
+  const client = await PGlite.create(opts.dataDir.startsWith("memory://") ? undefined : `${opts.dataDir}/pg`);
+  const db = drizzlePglite({ client, schema });
+  // One process owns a PGlite directory, so no lock is needed around migrations.
+  await migratePglite(db, { migrationsFolder });
+  opts.logger.info({ dataDir: opts.dataDir }, "embedded database ready");
+  return {
+    db: db as unknown as Db,
+    driver: "pglite",
+    ping: async () => {
+      await db.execute(sql`select 1`);
+    },
+    close: () => client.close(),
+  };
+}
+
+async function openPostgres(url: string, opts: DatabaseOptions): Promise<Database> {
+  await migrateWithLock(url, opts.logger);
+  const client = postgres(url, {
+    max: opts.poolSize,
+    idle_timeout: 60,
+    connect_timeout: 10,
+    onnotice: () => {},
+  });
+  const db = drizzlePostgres({ client, schema });
+  return {
+    db: db as unknown as Db,
+    driver: "postgres",
+    ping: async () => {
+      await client`select 1`;
+    },
+    close: () => client.end({ timeout: 5 }),
+  };
+}
+
+/**
+ * Drizzle's migrate() takes no lock, so instances starting together could apply the same
+ * migration twice. A session advisory lock on a dedicated one-connection client serialises
+ * them: the second instance waits, then finds nothing left to apply.
+ */
+async function migrateWithLock(url: string, logger: Logger): Promise<void> {
+  const client = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    await client`select pg_advisory_lock(${migrationLockId.toString()}::bigint)`;
+    try {
+      await migratePostgres(drizzlePostgres({ client }), { migrationsFolder });
+    } finally {
+      await client`select pg_advisory_unlock(${migrationLockId.toString()}::bigint)`;
+    }
+    logger.info("database migrations applied");
+  } finally {
+    await client.end({ timeout: 5 });
+  }
+}

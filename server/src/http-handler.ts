@@ -1,0 +1,63 @@
+import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
+import type { AppContext } from "./context.ts";
+import { answerUnimplemented } from "./fallback.ts";
+import { deadlineInterceptor } from "./interceptors/deadline.ts";
+import { errorInterceptor } from "./interceptors/errors.ts";
+import { validationInterceptor } from "./interceptors/validation.ts";
+import { routes } from "./routes.ts";
+
+/** A request handler for node:http and node:http2 alike (connect-node's handler type). */
+export type HttpHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
+
+export interface HttpHandlerOptions {
+  /** Aborted when the server begins to shut down; open calls see it on their signal. */
+  shutdownSignal: AbortSignal;
+  /** True while the server takes new work; false once shutdown has begun. */
+  isAccepting: () => boolean;
+}
+
+/** Plain HTTP endpoints beside the RPCs, then every RPC on every protocol. */
+export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): HttpHandler {
+  const { config } = ctx;
+  const rpc = connectNodeAdapter({
+    routes: routes(ctx),
+    // Outermost first: map errors at the edge, then enforce the deadline, then validate.
+    interceptors: [
+      errorInterceptor(ctx.logger),
+      deadlineInterceptor(),
+      validationInterceptor(ctx.checkMessage),
+    ],
+    readMaxBytes: config.maxMessageBytes,
+    writeMaxBytes: config.maxMessageBytes,
+    ...(config.maxDeadlineMs > 0 ? { maxTimeoutMs: config.maxDeadlineMs } : {}),
+    shutdownSignal: opts.shutdownSignal,
+    fallback: answerUnimplemented,
+  });
+  return (req, res) => {
+    const path = req.url?.split("?")[0];
+    if (req.method === "GET" && path === "/healthz") {
+      res.setHeader("content-type", "text/plain");
+      res.end("ok\n");
+      return;
+    }
+    if (req.method === "GET" && path === "/readyz") {
+      void ready(ctx, opts).then((ok) => {
+        res.statusCode = ok ? 200 : 503;
+        res.setHeader("content-type", "text/plain");
+        res.end(ok ? "ready\n" : "not ready\n");
+      });
+      return;
+    }
+    rpc(req, res);
+  };
+}
+
+async function ready(ctx: AppContext, opts: HttpHandlerOptions): Promise<boolean> {
+  if (!opts.isAccepting()) return false;
+  try {
+    await ctx.database.ping();
+    return true;
+  } catch {
+    return false;
+  }
+}

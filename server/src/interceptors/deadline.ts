@@ -1,0 +1,63 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+
+/**
+ * Ends a call when its deadline (grpc-timeout, connect-timeout-ms) passes, even while the
+ * handler is still busy. connect-node aborts the handler's signal but then waits for the
+ * handler to return; here the call answers DEADLINE_EXCEEDED at once and the handler's late
+ * result is dropped. Its database work is cut off by withDeadline (statement_timeout).
+ */
+export function deadlineInterceptor(): Interceptor {
+  return (next) => async (req) => {
+    const signal = req.signal;
+    const res = await raceSignal(next(req), signal);
+    if (!res.stream) return res;
+    return { ...res, message: raceIterable(res.message, signal) };
+  };
+}
+
+function abortError(signal: AbortSignal): ConnectError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof ConnectError) return reason;
+  return new ConnectError("the call was cancelled", Code.Canceled, undefined, undefined, reason);
+}
+
+/** Settles with `promise`, or rejects as soon as `signal` aborts. */
+export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) {
+    promise.catch(() => {});
+    return Promise.reject(abortError(signal));
+  }
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(abortError(signal));
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+/** Yields from `source` until `signal` aborts, then throws and closes the source. */
+async function* raceIterable<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+  const it = source[Symbol.asyncIterator]();
+  let done = false;
+  try {
+    for (;;) {
+      const r = await raceSignal(it.next(), signal);
+      if (r.done) {
+        done = true;
+        return;
+      }
+      yield r.value;
+    }
+  } finally {
+    // return() on a generator still awaiting its previous next() queues behind it; don't wait.
+    if (!done) void it.return?.()?.catch(() => {});
+  }
+}

@@ -1,0 +1,42 @@
+import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
+import { toConnectError } from "../db/errors.ts";
+import type { Logger } from "../logger.ts";
+
+/**
+ * The edge of the server: any error that is not already a ConnectError becomes one with the
+ * right code (database errors through toConnectError), and internal failures are logged with
+ * their cause here, never sent to the client.
+ */
+export function errorInterceptor(logger: Logger): Interceptor {
+  const fail = (method: string, err: unknown): never => {
+    const ce = toConnectError(err);
+    if (ce.code === Code.Internal || ce.code === Code.Unknown) {
+      logger.error({ err: ce.cause ?? err, method }, "call failed");
+    } else if (ce.code === Code.Unavailable) {
+      logger.warn({ err: ce.cause ?? err, method }, "call failed: dependency unavailable");
+    }
+    throw ce;
+  };
+  return (next) => async (req) => {
+    const method = `${req.service.typeName}/${req.method.name}`;
+    let res: Awaited<ReturnType<typeof next>>;
+    try {
+      res = await next(req);
+    } catch (err) {
+      return fail(method, err);
+    }
+    if (!res.stream) return res;
+    const source = res.message;
+    return {
+      ...res,
+      message: (async function* () {
+        try {
+          yield* source;
+        } catch (err) {
+          if (err instanceof ConnectError && err.code !== Code.Internal) throw err;
+          fail(method, err);
+        }
+      })(),
+    };
+  };
+}

@@ -1,0 +1,223 @@
+import { create } from "@bufbuild/protobuf";
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
+import {
+  type BatchCreateUsersFailure,
+  BatchCreateUsersFailureSchema,
+  BatchCreateUsersRequestSchema,
+  type BatchCreateUsersResponse,
+  BatchCreateUsersResponseSchema,
+  type CreateUserRequest,
+  type DeleteUserRequest,
+  type GetUserRequest,
+  type UpdateUserRequest,
+  type User,
+  type UserService,
+  type UserStreamRequest,
+  UserStreamRequestSchema,
+  type UserStreamResponse,
+  UserStreamResponseSchema,
+} from "../../../gen/switchboard/v1/user_pb.js";
+import type { Db } from "../db/database.ts";
+import { withDeadline } from "../db/deadline.ts";
+import { toConnectError } from "../db/errors.ts";
+import type { UserRow } from "../db/schema.ts";
+import * as store from "../stores/user-store.ts";
+import type { CheckMessage } from "../validation.ts";
+import { userToMessage } from "./user-messages.ts";
+
+export interface UserServiceDeps {
+  db: Db;
+  checkMessage: CheckMessage;
+}
+
+/** Rows per INSERT while a BatchCreateUsers stream is read. */
+export const batchSize = 500;
+/** BatchCreateUsersResponse lists at most this many users and failures; the counts cover all. */
+export const batchReportLimit = 1000;
+const defaultPageSize = 500;
+
+/**
+ * UserService speaks RPC: it maps messages to store calls and outcomes to codes. Request
+ * rules are enforced by the validation interceptor for single-message requests, and here,
+ * per item, for the streams, so that one bad item never ends a stream.
+ */
+export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof UserService> {
+  const { db, checkMessage } = deps;
+
+  async function createOne(req: CreateUserRequest, ctx: HandlerContext): Promise<User> {
+    const row = await withDeadline(db, ctx.timeoutMs(), (tx) => store.createUser(tx, req));
+    return userToMessage(row);
+  }
+
+  async function getOne(req: GetUserRequest, ctx: HandlerContext): Promise<User> {
+    const row = await withDeadline(db, ctx.timeoutMs(), (tx) => store.getUser(tx, req.id));
+    if (!row) throw notFound(req.id);
+    return userToMessage(row);
+  }
+
+  async function updateOne(req: UpdateUserRequest, ctx: HandlerContext): Promise<User> {
+    const user = req.user;
+    if (!user) throw new ConnectError("user is required", Code.InvalidArgument);
+    const paths = new Set(req.updateMask?.paths ?? []);
+    const patch: store.UserPatch = {};
+    if (paths.has("name")) patch.name = user.name;
+    if (paths.has("email")) patch.email = user.email;
+    if (paths.has("age")) patch.age = user.age;
+    const expected = req.expectedVersion === undefined ? undefined : Number(req.expectedVersion);
+    const result = await withDeadline(db, ctx.timeoutMs(), (tx) =>
+      store.updateUser(tx, user.id, patch, expected),
+    );
+    switch (result.kind) {
+      case "updated":
+        return userToMessage(result.user);
+      case "not_found":
+        throw notFound(user.id);
+      case "stale":
+        throw new ConnectError(
+          `user ${user.id} is at version ${result.currentVersion}, not the expected ${expected}`,
+          Code.Aborted,
+        );
+    }
+  }
+
+  async function deleteOne(req: DeleteUserRequest, ctx: HandlerContext): Promise<void> {
+    const deleted = await withDeadline(db, ctx.timeoutMs(), (tx) => store.deleteUser(tx, req.id));
+    if (!deleted) throw notFound(req.id);
+  }
+
+  async function answer(req: UserStreamRequest, ctx: HandlerContext): Promise<UserStreamResponse> {
+    const requestId = req.requestId;
+    try {
+      const invalid = checkMessage(UserStreamRequestSchema, req);
+      if (invalid) throw invalid;
+      const op = req.operation;
+      switch (op.case) {
+        case "create":
+          return create(UserStreamResponseSchema, {
+            requestId,
+            result: { case: "user", value: await createOne(op.value, ctx) },
+          });
+        case "get":
+          return create(UserStreamResponseSchema, {
+            requestId,
+            result: { case: "user", value: await getOne(op.value, ctx) },
+          });
+        case "update":
+          return create(UserStreamResponseSchema, {
+            requestId,
+            result: { case: "user", value: await updateOne(op.value, ctx) },
+          });
+        case "delete":
+          await deleteOne(op.value, ctx);
+          return create(UserStreamResponseSchema, { requestId, result: { case: "deleted", value: {} } });
+        default:
+          throw new ConnectError("operation is required", Code.InvalidArgument);
+      }
+    } catch (err) {
+      const ce = toConnectError(err);
+      // A failure of the server itself ends the stream; a client mistake is answered in band.
+      if (ce.code === Code.Internal || ce.code === Code.Unavailable || ctx.signal.aborted) throw ce;
+      return create(UserStreamResponseSchema, {
+        requestId,
+        result: { case: "error", value: create(StatusSchema, { code: ce.code, message: ce.rawMessage }) },
+      });
+    }
+  }
+
+  return {
+    async createUser(req, ctx) {
+      return { user: await createOne(req, ctx) };
+    },
+
+    async getUser(req, ctx) {
+      return { user: await getOne(req, ctx) };
+    },
+
+    async updateUser(req, ctx) {
+      return { user: await updateOne(req, ctx) };
+    },
+
+    async deleteUser(req, ctx) {
+      await deleteOne(req, ctx);
+      return {};
+    },
+
+    async *listUsers(req, ctx) {
+      const limit = req.pageSize > 0 ? req.pageSize : defaultPageSize;
+      let after = req.after;
+      for (;;) {
+        const page = await withDeadline(db, ctx.timeoutMs(), (tx) =>
+          store.listUsersPage(tx, { after, query: req.query, limit }),
+        );
+        for (const row of page) yield { user: userToMessage(row) };
+        const last = page.at(-1);
+        if (page.length < limit || !last) return;
+        after = last.id;
+      }
+    },
+
+    async batchCreateUsers(requests, ctx) {
+      const report = create(BatchCreateUsersResponseSchema);
+      const fail = (index: number, code: Code, reason: string) => {
+        report.failureCount++;
+        if (report.failures.length < batchReportLimit) {
+          report.failures.push(create(BatchCreateUsersFailureSchema, { index, code, reason }));
+        }
+      };
+      // Pending items keyed by normalised email: a repeat within the batch fails at once.
+      let pending = new Map<string, { index: number; item: store.NewUser }>();
+      const flush = async () => {
+        if (pending.size === 0) return;
+        const batch = pending;
+        pending = new Map();
+        let rows: UserRow[];
+        try {
+          rows = await withDeadline(db, ctx.timeoutMs(), (tx) =>
+            store.insertUsers(
+              tx,
+              [...batch.values()].map((p) => p.item),
+            ),
+          );
+        } catch (err) {
+          throw toConnectError(err);
+        }
+        const created = new Set(rows.map((r) => r.email));
+        for (const [email, { index }] of batch) {
+          if (!created.has(email)) fail(index, Code.AlreadyExists, "a user with this email already exists");
+        }
+        report.successCount += rows.length;
+        for (const row of rows) {
+          if (report.users.length < batchReportLimit) report.users.push(userToMessage(row));
+        }
+      };
+      let index = 0;
+      for await (const req of requests) {
+        const i = index++;
+        const invalid = checkMessage(BatchCreateUsersRequestSchema, req);
+        if (invalid) {
+          fail(i, invalid.code, invalid.rawMessage);
+          continue;
+        }
+        const email = store.normalizeEmail(req.email);
+        if (pending.has(email)) {
+          fail(i, Code.AlreadyExists, `email repeats item ${pending.get(email)?.index}`);
+          continue;
+        }
+        pending.set(email, { index: i, item: { name: req.name, email, age: req.age } });
+        if (pending.size >= batchSize) await flush();
+      }
+      await flush();
+      report.failures.sort((a: BatchCreateUsersFailure, b: BatchCreateUsersFailure) => a.index - b.index);
+      return report satisfies BatchCreateUsersResponse;
+    },
+
+    async *userStream(requests, ctx) {
+      for await (const req of requests) yield await answer(req, ctx);
+    },
+  };
+}
+
+function notFound(id: string): ConnectError {
+  return new ConnectError(`user ${id} not found`, Code.NotFound);
+}

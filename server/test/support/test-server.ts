@@ -1,0 +1,40 @@
+import { pino } from "pino";
+import { type Config, loadConfig } from "../../src/config.ts";
+import { type RunningServer, startServer } from "../../src/server.ts";
+import { createTestDatabase } from "./test-database.ts";
+
+export interface TestServer extends RunningServer {
+  /** Stops the server and drops its database. */
+  close(): Promise<void>;
+}
+
+/**
+ * The real server on a free port with a database of its own (see createTestDatabase).
+ * `env` takes the same variables as the process environment, e.g. { MAX_MESSAGE_BYTES: "2048" }.
+ */
+export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+  const database = await createTestDatabase();
+  const config: Config = loadConfig({
+    PORT: "0",
+    HOST: "127.0.0.1",
+    DATA_DIR: "memory://",
+    DRAIN_TIMEOUT_MS: "2000",
+    ...(database.url ? { DATABASE_URL: database.url } : {}),
+    ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    ...env,
+  });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
+  let server: RunningServer;
+  try {
+    server = await startServer(config, { logger });
+  } catch (err) {
+    await database.drop();
+    throw err;
+  }
+  return Object.assign(Object.create(server) as RunningServer, server, {
+    async close() {
+      await server.stop();
+      await database.drop();
+    },
+  });
+}

@@ -13,6 +13,9 @@ import type { Status } from "../../google/rpc/status_pb.js";
 export declare const file_switchboard_v1_user: GenFile;
 
 /**
+ * A user. As an input (UpdateUserRequest) only the fields named in the update mask are read,
+ * so each rule here applies only to a field that is set.
+ *
  * @generated from message switchboard.v1.User
  */
 export declare type User = Message<"switchboard.v1.User"> & {

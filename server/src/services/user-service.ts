@@ -207,6 +207,11 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
         pending.set(email, { index: i, item: { name: req.name, email, age: req.age } });
         if (pending.size >= batchSize) await flush();
       }
+      // Node ends an HTTP/2 request body on RST_STREAM as if the client had half-closed, and
+      // only a moment later aborts the signal; let that moment pass before trusting the end.
+      // A broken import keeps the batches already committed and drops this partial one.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (ctx.signal.aborted) throw ConnectError.from(ctx.signal.reason ?? "stream broken", Code.Canceled);
       await flush();
       report.failures.sort((a: BatchCreateUsersFailure, b: BatchCreateUsersFailure) => a.index - b.index);
       return report satisfies BatchCreateUsersResponse;

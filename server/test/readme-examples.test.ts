@@ -1,0 +1,48 @@
+// Runs every shell block between <!-- examples:start --> and <!-- examples:end --> in the
+// README against a live server, so that the examples a newcomer copies actually work.
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { startTestServer, type TestServer } from "./support/test-server.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+const readme = readFileSync(`${root}README.md`, "utf8");
+const section = readme.split("<!-- examples:start -->")[1]?.split("<!-- examples:end -->")[0] ?? "";
+const blocks = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+
+let server: TestServer;
+before(async () => {
+  server = await startTestServer();
+});
+after(async () => {
+  await server?.close();
+});
+
+test("the README has examples", () => {
+  assert.ok(blocks.length >= 6, `found ${blocks.length} example blocks`);
+});
+
+for (const [i, block] of blocks.entries()) {
+  const rpcs = [...block.matchAll(/\/switchboard\.v1\.(\w+\/\w+)/g)].map((m) => m[1]);
+  const protocol = block.match(/--protocol (\w+)/)?.[1] ?? "curl";
+  test(`README example ${i + 1}: ${protocol} ${rpcs.join(", ")}`, async () => {
+    const script = block.replaceAll("localhost:8080", `127.0.0.1:${server.port}`);
+    // Asynchronous: the server runs in this process and must keep answering meanwhile.
+    const res = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      execFile(
+        "bash",
+        ["-euo", "pipefail", "-c", script],
+        {
+          cwd: root,
+          timeout: 30_000,
+          env: { ...process.env, PATH: `${root}node_modules/.bin:${process.env.PATH}` },
+        },
+        (err, stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+    assert.equal(res.status, 0, `exit ${res.status}\n${res.stdout}\n${res.stderr}`);
+    assert.ok(res.stdout.trim().length > 0, "printed an answer");
+    assert.doesNotMatch(res.stdout, /"code":\s*"(internal|unknown|unavailable|unimplemented)"/);
+  });
+}

@@ -3,9 +3,9 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { create } from "@bufbuild/protobuf";
-import { Code, ConnectError } from "@connectrpc/connect";
-import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { FieldMaskSchema } from "@bufbuild/protobuf/wkt";
+import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
+import { Code, ConnectError } from "@connectrpc/connect";
 import { UserSchema, UserService } from "../../gen/switchboard/v1/user_pb.js";
 import { clientFor, collect, protocolNames, streamOf } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
@@ -73,8 +73,14 @@ for (const protocol of protocolNames) {
     test("errors carry the right codes", async () => {
       const email = `dup-${tag}@example.com`;
       await users().createUser({ name: "Dup", email, age: 20 });
-      await rejects(users().createUser({ name: "Dup", email: email.toUpperCase(), age: 20 }), Code.AlreadyExists);
-      const invalid = await rejects(users().createUser({ name: "", email: "not-an-email", age: 0 }), Code.InvalidArgument);
+      await rejects(
+        users().createUser({ name: "Dup", email: email.toUpperCase(), age: 20 }),
+        Code.AlreadyExists,
+      );
+      const invalid = await rejects(
+        users().createUser({ name: "", email: "not-an-email", age: 0 }),
+        Code.InvalidArgument,
+      );
       const [violations] = invalid.findDetails(ViolationsSchema);
       const fields = violations?.violations.map((v) => v.field?.elements[0]?.fieldName).sort();
       assert.deepEqual(fields, ["age", "email", "name"]);
@@ -108,7 +114,13 @@ for (const protocol of protocolNames) {
     test("ListUsers streams every match in keyset pages and resumes after a cursor", async () => {
       const prefix = `list-${tag}-`;
       const batch = await users().batchCreateUsers(
-        streamOf(Array.from({ length: 25 }, (_, i) => ({ name: `${prefix}${i}`, email: `${prefix}${i}@example.com`, age: 30 }))),
+        streamOf(
+          Array.from({ length: 25 }, (_, i) => ({
+            name: `${prefix}${i}`,
+            email: `${prefix}${i}@example.com`,
+            age: 30,
+          })),
+        ),
       );
       assert.equal(batch.successCount, 25);
       const all = await collect(users().listUsers({ pageSize: 7, query: prefix }));
@@ -159,17 +171,25 @@ for (const protocol of protocolNames) {
 
     // Bidi needs full duplex, which HTTP/1.1 does not give: only the HTTP/2 protocols run it.
     const fullDuplex = protocol === "grpc" || protocol === "connect-binary-h2c";
-    test("UserStream answers every operation in band, errors included", { skip: !fullDuplex && "HTTP/1.1 is half duplex" }, async () => {
+    test("UserStream answers every operation in band, errors included", {
+      skip: !fullDuplex && "HTTP/1.1 is half duplex",
+    }, async () => {
       const email = `stream-${tag}@example.com`;
       const answers: { id: string; case: string | undefined; code?: number }[] = [];
       let createdId = "";
       // Requests are produced as answers arrive: proof that answers flow while the client sends.
       const requests = async function* () {
-        yield { requestId: "c1", operation: { case: "create" as const, value: { name: "S", email, age: 5 } } };
+        yield {
+          requestId: "c1",
+          operation: { case: "create" as const, value: { name: "S", email, age: 5 } },
+        };
         while (!createdId) await new Promise((r) => setTimeout(r, 5));
         yield { requestId: "g1", operation: { case: "get" as const, value: { id: createdId } } };
         yield { requestId: "bad", operation: { case: "get" as const, value: { id: "nope" } } };
-        yield { requestId: "dup", operation: { case: "create" as const, value: { name: "S", email, age: 5 } } };
+        yield {
+          requestId: "dup",
+          operation: { case: "create" as const, value: { name: "S", email, age: 5 } },
+        };
         yield {
           requestId: "u1",
           operation: {

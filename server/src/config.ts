@@ -21,6 +21,8 @@ export interface Config {
   maxDeadlineMs: number;
   /** How long a shutdown waits for open calls before it closes them. */
   drainTimeoutMs: number;
+  /** How often the health monitor pings the database; also how stale /readyz and health may be. */
+  healthCheckIntervalMs: number;
 }
 
 export class ConfigError extends Error {
@@ -80,5 +82,6 @@ export function loadConfig(env: Env = process.env): Config {
     headersTimeoutMs: int(env, "HEADERS_TIMEOUT_MS", 10_000, 100, 600_000),
     maxDeadlineMs: int(env, "MAX_DEADLINE_MS", 0, 0, 86_400_000),
     drainTimeoutMs: int(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
+    healthCheckIntervalMs: int(env, "HEALTH_CHECK_INTERVAL_MS", 2000, 10, 600_000),
   };
 }

@@ -1,5 +1,6 @@
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/database.ts";
+import { type HealthMonitor, startHealthMonitor } from "./health-monitor.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { type CheckMessage, createMessageChecker } from "./validation.ts";
 
@@ -12,6 +13,8 @@ export interface AppContext {
   readonly logger: Logger;
   readonly database: Database;
   readonly checkMessage: CheckMessage;
+  /** Whether this instance can do its work; read by the health service and /readyz. */
+  readonly health: HealthMonitor;
   /** Releases everything the context opened. */
   close(): Promise<void>;
 }
@@ -34,12 +37,20 @@ export async function createAppContext(
       poolSize: config.databasePoolSize,
       logger: logger.child({ subsystem: "db" }),
     }));
+  const health = await startHealthMonitor({
+    // Looks up ping on every probe, so a test can make the database stop answering.
+    probe: () => database.ping(),
+    intervalMs: config.healthCheckIntervalMs,
+    logger: logger.child({ subsystem: "health" }),
+  });
   return {
     config,
     logger,
     database,
     checkMessage: createMessageChecker(),
+    health,
     async close() {
+      health.close();
       await database.close();
     },
   };

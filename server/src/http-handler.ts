@@ -41,23 +41,13 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
       return;
     }
     if (req.method === "GET" && path === "/readyz") {
-      void ready(ctx, opts).then((ok) => {
-        res.statusCode = ok ? 200 : 503;
-        res.setHeader("content-type", "text/plain");
-        res.end(ok ? "ready\n" : "not ready\n");
-      });
+      // The health monitor's answer, so /readyz and grpc.health.v1 never disagree.
+      const ok = opts.isAccepting() && ctx.health.status() === "SERVING";
+      res.statusCode = ok ? 200 : 503;
+      res.setHeader("content-type", "text/plain");
+      res.end(ok ? "ready\n" : "not ready\n");
       return;
     }
     rpc(req, res);
   };
-}
-
-async function ready(ctx: AppContext, opts: HttpHandlerOptions): Promise<boolean> {
-  if (!opts.isAccepting()) return false;
-  try {
-    await ctx.database.ping();
-    return true;
-  } catch {
-    return false;
-  }
 }

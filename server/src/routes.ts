@@ -1,11 +1,30 @@
+import type { DescService } from "@bufbuild/protobuf";
 import type { ConnectRouter } from "@connectrpc/connect";
+import { Health } from "../../gen/grpc/health/v1/health_pb.js";
+import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
+import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import type { AppContext } from "./context.ts";
+import { createHealthService } from "./services/health-service.ts";
+import { createReflectionService } from "./services/reflection-service.ts";
 import { createUserService } from "./services/user-service.ts";
 
 /** Every service this server answers, each built from the context it needs. */
 export function routes(ctx: AppContext): (router: ConnectRouter) => void {
   return (router) => {
     router.service(UserService, createUserService({ db: ctx.database.db, checkMessage: ctx.checkMessage }));
+
+    // The standard services describe whatever this router answers, themselves included. They
+    // read the router when called, after registration is complete, so a service registered
+    // anywhere in this function is listed, health-checked and reflected with no further step.
+    const services = () => registeredServices(router);
+    router.service(Health, createHealthService({ monitor: ctx.health, services }));
+    router.service(ServerReflectionV1, createReflectionService(ServerReflectionV1, { services }));
+    router.service(ServerReflectionV1alpha, createReflectionService(ServerReflectionV1alpha, { services }));
   };
+}
+
+/** Each service registered on the router once, in registration order. */
+function registeredServices(router: ConnectRouter): DescService[] {
+  return [...new Set(router.handlers.map((handler) => handler.service))];
 }

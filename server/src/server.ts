@@ -3,6 +3,9 @@ import { type AppContext, type ContextOverrides, createAppContext } from "./cont
 import { createHttpHandler } from "./http-handler.ts";
 import { listen } from "./listener.ts";
 
+/** The longest a shutdown waits for health watchers to receive NOT_SERVING. */
+const healthFlushMs = 1000;
+
 export interface RunningServer {
   readonly ctx: AppContext;
   readonly port: number;
@@ -35,6 +38,9 @@ export async function startServer(config: Config, overrides: ContextOverrides = 
     stop() {
       stopping ??= (async () => {
         accepting = false;
+        // Health watchers hear NOT_SERVING before anything ends, so balancers drain this
+        // instance first; the wait ends as soon as every watcher has passed it on.
+        await ctx.health.shutdown(Math.min(config.drainTimeoutMs, healthFlushMs));
         // Open streams end now with UNAVAILABLE: clients reconnect elsewhere and resume.
         shutdown.abort();
         await listener.close(config.drainTimeoutMs);

@@ -40,7 +40,8 @@ try {
   const run = `${Date.now()}`;
   const fill = await client.batchCreateUsers(
     (async function* () {
-      for (let i = 0; i < rows; i++) yield { name: `user ${i}`, email: `u${i}-${run}@bench.example`, age: 30 };
+      for (let i = 0; i < rows; i++)
+        yield { name: `user ${i}`, email: `u${i}-${run}@bench.example`, age: 30 };
     })(),
   );
   if (fill.successCount !== rows) throw new Error(`inserted ${fill.successCount} of ${rows}`);

@@ -23,6 +23,10 @@ export interface Config {
   drainTimeoutMs: number;
   /** How often the health monitor pings the database; also how stale /readyz and health may be. */
   healthCheckIntervalMs: number;
+  /** Live events a stream may hold for a client that lags; past it the stream ends (RESOURCE_EXHAUSTED). */
+  streamBufferEvents: number;
+  /** How often a live stream with a quiet bus checks the events table (covers a lossy or down bus). */
+  eventPollMs: number;
 }
 
 export class ConfigError extends Error {
@@ -83,5 +87,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxDeadlineMs: int(env, "MAX_DEADLINE_MS", 0, 0, 86_400_000),
     drainTimeoutMs: int(env, "DRAIN_TIMEOUT_MS", 10_000, 0, 600_000),
     healthCheckIntervalMs: int(env, "HEALTH_CHECK_INTERVAL_MS", 2000, 10, 600_000),
+    streamBufferEvents: int(env, "STREAM_BUFFER_EVENTS", 1000, 1, 1_000_000),
+    eventPollMs: int(env, "EVENT_POLL_MS", 2000, 10, 600_000),
   };
 }

@@ -1,3 +1,6 @@
+import type { EventBus } from "./bus/event-bus.ts";
+import { createMemoryBus } from "./bus/memory-bus.ts";
+import { createRedisBus } from "./bus/redis-bus.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/database.ts";
 import { type HealthMonitor, startHealthMonitor } from "./health-monitor.ts";
@@ -13,6 +16,8 @@ export interface AppContext {
   readonly logger: Logger;
   readonly database: Database;
   readonly checkMessage: CheckMessage;
+  /** Carries committed events to live streams on every instance (Redis, or in-process). */
+  readonly bus: EventBus;
   /** Whether this instance can do its work; read by the health service and /readyz. */
   readonly health: HealthMonitor;
   /** Releases everything the context opened. */
@@ -22,6 +27,7 @@ export interface AppContext {
 export interface ContextOverrides {
   logger?: Logger;
   database?: Database;
+  bus?: EventBus;
 }
 
 export async function createAppContext(
@@ -37,6 +43,11 @@ export async function createAppContext(
       poolSize: config.databasePoolSize,
       logger: logger.child({ subsystem: "db" }),
     }));
+  const bus =
+    overrides.bus ??
+    (config.redisUrl
+      ? await createRedisBus(config.redisUrl, logger.child({ subsystem: "bus" }))
+      : createMemoryBus());
   const health = await startHealthMonitor({
     // Looks up ping on every probe, so a test can make the database stop answering.
     probe: () => database.ping(),
@@ -49,8 +60,10 @@ export async function createAppContext(
     database,
     checkMessage: createMessageChecker(),
     health,
+    bus,
     async close() {
       health.close();
+      await bus.close();
       await database.close();
     },
   };

@@ -1,4 +1,5 @@
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
+import { callContextValues } from "./call-control.ts";
 import type { AppContext } from "./context.ts";
 import { answerUnimplemented } from "./fallback.ts";
 import { deadlineInterceptor } from "./interceptors/deadline.ts";
@@ -32,6 +33,7 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     ...(config.maxDeadlineMs > 0 ? { maxTimeoutMs: config.maxDeadlineMs } : {}),
     shutdownSignal: opts.shutdownSignal,
     fallback: answerUnimplemented,
+    contextValues: callContextValues,
   });
   return (req, res) => {
     const path = req.url?.split("?")[0];

@@ -3,16 +3,29 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { NotificationService } from "../../gen/switchboard/v1/notification_pb.js";
+import { OrderService } from "../../gen/switchboard/v1/order_pb.js";
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import type { AppContext } from "./context.ts";
 import { createHealthService } from "./services/health-service.ts";
+import type { LiveFeeds } from "./services/live-feeds.ts";
+import { createNotificationService } from "./services/notification-service.ts";
+import { createOrderService } from "./services/order-service.ts";
 import { createReflectionService } from "./services/reflection-service.ts";
 import { createUserService } from "./services/user-service.ts";
 
 /** Every service this server answers, each built from the context it needs. */
 export function routes(ctx: AppContext): (router: ConnectRouter) => void {
   return (router) => {
+    const feeds: LiveFeeds = {
+      db: ctx.database.db,
+      bus: ctx.bus,
+      maxBuffered: ctx.config.streamBufferEvents,
+      pollMs: ctx.config.eventPollMs,
+    };
     router.service(UserService, createUserService({ db: ctx.database.db, checkMessage: ctx.checkMessage }));
+    router.service(OrderService, createOrderService(feeds));
+    router.service(NotificationService, createNotificationService(feeds));
 
     // The standard services describe whatever this router answers, themselves included. They
     // read the router when called, after registration is complete, so a service registered

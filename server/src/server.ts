@@ -1,3 +1,4 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import type { Config } from "./config.ts";
 import { type AppContext, type ContextOverrides, createAppContext } from "./context.ts";
 import { createHttpHandler } from "./http-handler.ts";
@@ -42,7 +43,9 @@ export async function startServer(config: Config, overrides: ContextOverrides = 
         // instance first; the wait ends as soon as every watcher has passed it on.
         await ctx.health.shutdown(Math.min(config.drainTimeoutMs, healthFlushMs));
         // Open streams end now with UNAVAILABLE: clients reconnect elsewhere and resume.
-        shutdown.abort();
+        shutdown.abort(
+          new ConnectError("the server is shutting down: reconnect and resume", Code.Unavailable),
+        );
         await listener.close(config.drainTimeoutMs);
         await ctx.close();
       })();

@@ -20,3 +20,20 @@ export async function withDeadline<T>(
     return work(tx as unknown as Db);
   });
 }
+
+/**
+ * Runs `work` in a transaction, with the same deadline rule as withDeadline: PostgreSQL
+ * cancels the transaction's statements when the caller's remaining time runs out.
+ */
+export async function inTransaction<T>(
+  db: Db,
+  timeoutMs: number | undefined,
+  work: (tx: Db) => Promise<T>,
+): Promise<T> {
+  return db.transaction(async (tx) => {
+    if (timeoutMs !== undefined) {
+      await tx.execute(sql.raw(`set local statement_timeout = ${Math.max(1, Math.ceil(timeoutMs))}`));
+    }
+    return work(tx as unknown as Db);
+  });
+}

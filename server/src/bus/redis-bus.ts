@@ -1,0 +1,80 @@
+import { Redis } from "ioredis";
+import type { Logger } from "../logger.ts";
+import type { StoredEvent } from "../stores/event-store.ts";
+import { type EventBus, type EventListener, TopicListeners } from "./event-bus.ts";
+
+const prefix = "switchboard:events:";
+
+/**
+ * Redis pub/sub across instances. One connection publishes, one subscribes; a Redis channel
+ * is subscribed while at least one local stream follows its topic. Messages carry the whole
+ * event (sequence, key, payload) so a live subscriber needs no database read; one that sees
+ * a gap reads the table instead.
+ */
+export async function createRedisBus(url: string, logger: Logger): Promise<EventBus> {
+  const options = { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false };
+  const pub = new Redis(url, options);
+  const sub = new Redis(url, { lazyConnect: true, enableOfflineQueue: true });
+  for (const [name, conn] of [
+    ["publisher", pub],
+    ["subscriber", sub],
+  ] as const) {
+    conn.on("error", (err: Error) => logger.warn({ err: err.message, conn: name }, "redis error"));
+  }
+  await Promise.all([pub.connect(), sub.connect()]);
+  const listeners = new TopicListeners();
+  sub.on("messageBuffer", (channel: Buffer, message: Buffer) => {
+    const event = decode(channel.toString().slice(prefix.length), message);
+    if (event) listeners.dispatch(event);
+  });
+  const onFirst = (topic: string) => {
+    sub
+      .subscribe(prefix + topic)
+      .catch((err: unknown) => logger.warn({ err, topic }, "redis subscribe failed"));
+  };
+  return {
+    async publish(events) {
+      // A lost publish is not lost data: subscribers find the event in the table.
+      try {
+        const pipeline = pub.pipeline();
+        for (const e of events) pipeline.publish(prefix + e.topic, encode(e));
+        await pipeline.exec();
+      } catch (err) {
+        logger.warn({ err }, "redis publish failed; subscribers will catch up from the table");
+      }
+    },
+    subscribe(topic: string, listener: EventListener) {
+      listeners.add(topic, listener, onFirst);
+      return () => {
+        if (listeners.remove(topic, listener)) {
+          sub.unsubscribe(prefix + topic).catch(() => {});
+        }
+      };
+    },
+    subscriptionCount: () => listeners.count(),
+    async close() {
+      pub.disconnect();
+      sub.disconnect();
+    },
+  };
+}
+
+// Wire format: 8-byte big-endian sequence, 2-byte key length, key (UTF-8), payload.
+function encode(e: StoredEvent): Buffer {
+  const key = Buffer.from(e.key);
+  const head = Buffer.alloc(10);
+  head.writeBigUInt64BE(BigInt(e.sequence), 0);
+  head.writeUInt16BE(key.length, 8);
+  return Buffer.concat([head, key, e.payload]);
+}
+
+function decode(topic: string, buf: Buffer): StoredEvent | undefined {
+  if (buf.length < 10) return undefined;
+  const keyLength = buf.readUInt16BE(8);
+  return {
+    topic,
+    sequence: Number(buf.readBigUInt64BE(0)),
+    key: buf.subarray(10, 10 + keyLength).toString(),
+    payload: new Uint8Array(buf.subarray(10 + keyLength)),
+  };
+}

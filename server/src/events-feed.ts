@@ -1,0 +1,135 @@
+import { Code, ConnectError } from "@connectrpc/connect";
+import type { EventBus } from "./bus/event-bus.ts";
+import type { Db } from "./db/database.ts";
+import { headSequence, readEvents, type StoredEvent } from "./stores/event-store.ts";
+
+export interface FeedOptions {
+  db: Db;
+  bus: EventBus;
+  topic: string;
+  /** Deliver events after this sequence (the client's resume cursor). */
+  after: number;
+  /** Only events with this key (e.g. one user's orders); undefined for all. */
+  key?: string | undefined;
+  /** Ends the feed (the call's signal). */
+  signal: AbortSignal;
+  /** Live events held for a consumer that has not taken them yet; past this the feed fails. */
+  maxBuffered: number;
+  /** How long the feed waits on a quiet bus before it checks the table anyway. */
+  pollMs: number;
+  /** Rows per replay query. */
+  pageSize?: number;
+  /** Called as soon as the buffer overflows, before the consumer asks for more. */
+  onOverflow?: (err: ConnectError) => void;
+}
+
+/**
+ * Every event of a topic after a cursor, exactly once and in sequence order: first a replay
+ * from the events table, then live events from the bus (design §4).
+ *
+ * The bus is only a wake-up path. Sequences are dense per topic, so a live event that is not
+ * the next one (a dropped or reordered bus message) sends the feed back to the table for the
+ * missing range, and repeats are dropped by sequence. A quiet bus is checked against the
+ * table every `pollMs`, which also covers a bus that is down. Memory is bounded: at most
+ * `maxBuffered` live events wait for a slow consumer, then the feed ends with
+ * RESOURCE_EXHAUSTED, naming the sequence to resume after.
+ */
+export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEvent> {
+  const pageSize = opts.pageSize ?? 500;
+  const matches = (e: StoredEvent) =>
+    e.topic === opts.topic && (opts.key === undefined || e.key === opts.key);
+  let queue: StoredEvent[] = [];
+  let overflow: ConnectError | undefined;
+  let wake: (() => void) | undefined;
+  // `delivered`: the last event handed to the consumer (the resume cursor it would send).
+  // `cursor`: the last sequence of the topic accounted for, delivered or filtered out; the
+  // bus's numbering is judged against it to tell repeats and gaps.
+  let delivered = opts.after;
+  let cursor = opts.after;
+
+  let replay = true;
+  let dropped = false;
+  // True while the consumer holds an event and has not asked for the next.
+  let parked = false;
+
+  const unsubscribe = opts.bus.subscribe(opts.topic, (event) => {
+    if (overflow) return;
+    if (queue.length >= opts.maxBuffered) {
+      queue = [];
+      if (!parked) {
+        // The feed itself is busy reading the table, which holds these events too: it will
+        // read once more. Only a consumer that leaves the feed parked is too slow.
+        dropped = true;
+        return;
+      }
+      overflow = new ConnectError(
+        `subscriber too slow: more than ${opts.maxBuffered} events waiting; resume after sequence ${delivered}`,
+        Code.ResourceExhausted,
+      );
+      opts.onOverflow?.(overflow);
+    } else {
+      queue.push(event);
+    }
+    wake?.();
+  });
+  const onAbort = () => wake?.();
+  opts.signal.addEventListener("abort", onAbort);
+  try {
+    while (!opts.signal.aborted) {
+      if (replay) {
+        // Everything up to the head read here has committed (writers of a topic commit in
+        // sequence order), so after the pages below the feed has accounted for all of it.
+        const head = await headSequence(opts.db, opts.topic);
+        for (;;) {
+          const page = await readEvents(opts.db, {
+            topic: opts.topic,
+            after: delivered,
+            key: opts.key,
+            limit: pageSize,
+          });
+          for (const event of page) {
+            delivered = event.sequence;
+            parked = true;
+            yield event;
+            parked = false;
+          }
+          if (page.length < pageSize) break;
+        }
+        cursor = Math.max(cursor, head, delivered);
+        // Live events queued meanwhile are repeats or newer and are sorted out below.
+        replay = dropped;
+        dropped = false;
+        if (replay) continue;
+      }
+      if (overflow) throw overflow;
+      const event = queue.shift();
+      if (!event) {
+        const woke = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), opts.pollMs);
+          wake = () => {
+            clearTimeout(timer);
+            resolve(true);
+          };
+        });
+        wake = undefined;
+        if (!woke) replay = true;
+        continue;
+      }
+      if (event.sequence <= cursor) continue; // already delivered: a repeat
+      if (event.sequence > cursor + 1) {
+        replay = true; // a gap: the table has what the bus lost
+        queue.unshift(event);
+        continue;
+      }
+      cursor = event.sequence;
+      if (!matches(event)) continue;
+      delivered = event.sequence;
+      parked = true;
+      yield event;
+      parked = false;
+    }
+  } finally {
+    unsubscribe();
+    opts.signal.removeEventListener("abort", onAbort);
+  }
+}

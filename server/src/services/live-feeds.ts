@@ -1,0 +1,51 @@
+import type { HandlerContext } from "@connectrpc/connect";
+import type { EventBus } from "../bus/event-bus.ts";
+import { endStalledCall } from "../call-control.ts";
+import type { Db } from "../db/database.ts";
+import { followTopic } from "../events-feed.ts";
+import type { StoredEvent } from "../stores/event-store.ts";
+
+/** What every live stream needs: where events are stored, how they travel, and its limits. */
+export interface LiveFeeds {
+  db: Db;
+  bus: EventBus;
+  /** Live events held per stream for a consumer that lags; past it the stream is ended. */
+  maxBuffered: number;
+  /** How often a quiet stream checks the events table. */
+  pollMs: number;
+}
+
+/** The feed of one call: ends with the call, and ends a call whose client stopped reading. */
+export function followForCall(
+  feeds: LiveFeeds,
+  ctx: HandlerContext,
+  topic: string,
+  after: number,
+  key?: string,
+): AsyncGenerator<StoredEvent> {
+  // A consumer that is merely slow pulls again soon and gets the error in band; one that is
+  // parked on a full connection does not, and after this grace its stream is reset.
+  let stalled: NodeJS.Timeout | undefined;
+  const feed = followTopic({
+    db: feeds.db,
+    bus: feeds.bus,
+    topic,
+    after,
+    key,
+    signal: ctx.signal,
+    maxBuffered: feeds.maxBuffered,
+    pollMs: feeds.pollMs,
+    onOverflow: (err) => {
+      stalled = setTimeout(() => endStalledCall(ctx, err), stalledGraceMs);
+    },
+  });
+  return (async function* () {
+    try {
+      yield* feed;
+    } finally {
+      clearTimeout(stalled);
+    }
+  })();
+}
+
+const stalledGraceMs = 1000;

@@ -1,0 +1,37 @@
+import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
+import type { NotificationService } from "../../../gen/switchboard/v1/notification_pb.js";
+import { inTransaction } from "../db/deadline.ts";
+import { appendEvent } from "../stores/event-store.ts";
+import { insertNotification } from "../stores/notification-store.ts";
+import { getUser } from "../stores/user-store.ts";
+import { followForCall, type LiveFeeds } from "./live-feeds.ts";
+import { decodeNotification, encodeNotification, notificationTopic } from "./notification-messages.ts";
+
+/** NotificationService: a user's notices, stored and delivered through the events path. */
+export function createNotificationService(feeds: LiveFeeds): ServiceImpl<typeof NotificationService> {
+  const { db, bus } = feeds;
+  return {
+    async sendNotification(req, ctx) {
+      const { event, notification } = await inTransaction(db, ctx.timeoutMs(), async (tx) => {
+        if (!(await getUser(tx, req.userId))) {
+          throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
+        }
+        const row = await insertNotification(tx, { userId: req.userId, title: req.title, body: req.body });
+        const event = await appendEvent(
+          tx,
+          notificationTopic(row.userId),
+          row.userId,
+          encodeNotification(row),
+        );
+        return { event, notification: row };
+      });
+      await bus.publish([event]);
+      return { notification: { ...decodeNotification(event), id: notification.id } };
+    },
+
+    async *subscribeNotifications(req, ctx) {
+      const feed = followForCall(feeds, ctx, notificationTopic(req.userId), Number(req.afterSequence));
+      for await (const event of feed) yield { notification: decodeNotification(event) };
+    },
+  };
+}

@@ -1,0 +1,87 @@
+import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
+import { v7 as uuidv7 } from "uuid";
+import type { Db } from "../db/database.ts";
+import { type OrderRow, orders, users } from "../db/schema.ts";
+
+export interface NewOrder {
+  userId: string;
+  productId: string;
+  quantity: number;
+  idempotencyKey: string;
+  status: number;
+}
+
+export type CreateOrderResult =
+  | { kind: "created"; order: OrderRow }
+  | { kind: "replayed"; order: OrderRow }
+  | { kind: "key_reused"; order: OrderRow }
+  | { kind: "user_not_found" };
+
+/**
+ * Inserts an order unless the user already placed one with this idempotency key. The unique
+ * (user_id, idempotency_key) index decides: of two racing identical requests one inserts and
+ * the other waits for it to commit, finds the row and returns it. Run inside a transaction.
+ */
+export async function createOrder(tx: Db, input: NewOrder): Promise<CreateOrderResult> {
+  const [user] = await tx
+    .select({ id: users.id })
+    .from(users)
+    .where(eq(users.id, input.userId))
+    .for("key share");
+  if (!user) return { kind: "user_not_found" };
+  const [inserted] = await tx
+    .insert(orders)
+    .values({ id: uuidv7(), ...input })
+    .onConflictDoNothing({ target: [orders.userId, orders.idempotencyKey] })
+    .returning();
+  if (inserted) return { kind: "created", order: inserted };
+  const [existing] = await tx
+    .select()
+    .from(orders)
+    .where(and(eq(orders.userId, input.userId), eq(orders.idempotencyKey, input.idempotencyKey)));
+  if (!existing) throw new Error("idempotency conflict without a row");
+  const same = existing.productId === input.productId && existing.quantity === input.quantity;
+  return { kind: same ? "replayed" : "key_reused", order: existing };
+}
+
+export async function getOrder(db: Db, id: string): Promise<OrderRow | undefined> {
+  const [row] = await db.select().from(orders).where(eq(orders.id, id));
+  return row;
+}
+
+/** Reads an order and locks it until the transaction ends, for a read-check-write. */
+export async function lockOrder(tx: Db, id: string): Promise<OrderRow | undefined> {
+  const [row] = await tx.select().from(orders).where(eq(orders.id, id)).for("update");
+  return row;
+}
+
+export async function setOrderStatus(tx: Db, id: string, status: number): Promise<OrderRow> {
+  const [row] = await tx
+    .update(orders)
+    .set({ status, version: sql`${orders.version} + 1`, updateTime: sql`now()` })
+    .where(eq(orders.id, id))
+    .returning();
+  if (!row) throw new Error("locked order vanished");
+  return row;
+}
+
+export interface OrderPageQuery {
+  userId?: string | undefined;
+  status?: number | undefined;
+  after?: string | undefined;
+  limit: number;
+}
+
+/** One keyset page of orders in id (creation) order. */
+export async function listOrdersPage(db: Db, q: OrderPageQuery): Promise<OrderRow[]> {
+  const filters: SQL[] = [];
+  if (q.userId !== undefined) filters.push(eq(orders.userId, q.userId));
+  if (q.status !== undefined) filters.push(eq(orders.status, q.status));
+  if (q.after !== undefined) filters.push(gt(orders.id, q.after));
+  return db
+    .select()
+    .from(orders)
+    .where(filters.length > 0 ? and(...filters) : undefined)
+    .orderBy(asc(orders.id))
+    .limit(q.limit);
+}

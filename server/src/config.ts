@@ -9,6 +9,8 @@ export interface Config {
   databaseUrl: string | undefined;
   databasePoolSize: number;
   redisUrl: string | undefined;
+  /** Prefix of this deployment's Redis channels and keys; instances of one deployment share it. */
+  redisNamespace: string;
   logLevel: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
   tls: { cert: string; key: string } | undefined;
   /** Largest message accepted or sent, in bytes; larger is RESOURCE_EXHAUSTED. */
@@ -79,6 +81,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
     databasePoolSize: int(env, "DATABASE_POOL_SIZE", 10, 1, 1000),
     redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    redisNamespace: env.REDIS_NAMESPACE || `switchboard:${databaseName(env.DATABASE_URL)}`,
     logLevel: logLevel as Config["logLevel"],
     tls: cert && key ? { cert, key } : undefined,
     maxMessageBytes: int(env, "MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
@@ -90,4 +93,14 @@ export function loadConfig(env: Env = process.env): Config {
     streamBufferEvents: int(env, "STREAM_BUFFER_EVENTS", 1000, 1, 1_000_000),
     eventPollMs: int(env, "EVENT_POLL_MS", 2000, 10, 600_000),
   };
+}
+
+/** The database a URL names ("embedded" without one): the default Redis namespace. */
+function databaseName(databaseUrl: string | undefined): string {
+  if (!databaseUrl) return "embedded";
+  try {
+    return new URL(databaseUrl).pathname.slice(1) || "postgres";
+  } catch {
+    return "postgres";
+  }
 }

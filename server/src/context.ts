@@ -46,7 +46,7 @@ export async function createAppContext(
   const bus =
     overrides.bus ??
     (config.redisUrl
-      ? await createRedisBus(config.redisUrl, logger.child({ subsystem: "bus" }))
+      ? await createRedisBus(config.redisUrl, config.redisNamespace, logger.child({ subsystem: "bus" }))
       : createMemoryBus());
   const health = await startHealthMonitor({
     // Looks up ping on every probe, so a test can make the database stop answering.

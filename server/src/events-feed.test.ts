@@ -54,8 +54,10 @@ function seeded(seed: number): () => number {
   };
 }
 
+const noDeadline = { timeoutMs: () => undefined, signal: new AbortController().signal };
+
 async function write(bus: EventBus, topic: string, key: string, body: string): Promise<void> {
-  const event = await inTransaction(database.db, undefined, (tx) =>
+  const event = await inTransaction(database.db, noDeadline, (tx) =>
     appendEvent(tx, topic, key, new TextEncoder().encode(body)),
   );
   await bus.publish([event]);

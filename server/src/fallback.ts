@@ -15,11 +15,18 @@ export const answerUnimplemented: HttpHandler = (req, response) => {
   // Drain the request body so an HTTP/1.1 connection can be reused.
   req.resume();
   if (contentType.startsWith("application/grpc")) {
-    res.writeHead(200, {
+    const headers = {
       "content-type": contentType.split(";")[0] ?? "application/grpc",
       "grpc-status": "12",
       "grpc-message": encodeURIComponent(message),
-    });
+    };
+    if ("stream" in req) {
+      // Trailers-Only: one HEADERS frame that also ends the stream. The compat response would
+      // send the headers, then an empty DATA frame, which gRPC clients read as no status.
+      req.stream.respond({ ":status": 200, ...headers }, { endStream: true });
+      return;
+    }
+    res.writeHead(200, headers);
     res.end();
     return;
   }

@@ -3,15 +3,15 @@ import type { Logger } from "../logger.ts";
 import type { StoredEvent } from "../stores/event-store.ts";
 import { type EventBus, type EventListener, TopicListeners } from "./event-bus.ts";
 
-const prefix = "switchboard:events:";
-
 /**
  * Redis pub/sub across instances. One connection publishes, one subscribes; a Redis channel
  * is subscribed while at least one local stream follows its topic. Messages carry the whole
  * event (sequence, key, payload) so a live subscriber needs no database read; one that sees
- * a gap reads the table instead.
+ * a gap reads the table instead. Channels are named `<namespace>:events:<topic>`.
  */
-export async function createRedisBus(url: string, logger: Logger): Promise<EventBus> {
+export async function createRedisBus(url: string, namespace: string, logger: Logger): Promise<EventBus> {
+  // Deployments (and test databases) that share a Redis must not hear each other's events.
+  const prefix = `${namespace}:events:`;
   const options = { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false };
   const pub = new Redis(url, options);
   const sub = new Redis(url, { lazyConnect: true, enableOfflineQueue: true });

@@ -1,5 +1,12 @@
+import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
+
+/** What database work needs to know of its call: the time left, and whether it ended. */
+export interface CallDeadline {
+  timeoutMs(): number | undefined;
+  readonly signal: AbortSignal;
+}
 
 /**
  * Runs `work` so that the database itself gives up when the caller's deadline passes.
@@ -8,32 +15,33 @@ import type { Db } from "./database.ts";
  * too, instead of letting it hold a connection and locks for a client that is gone. Calls
  * without a deadline run as they are, with no transaction around them.
  */
-export async function withDeadline<T>(
-  db: Db,
-  timeoutMs: number | undefined,
-  work: (db: Db) => Promise<T>,
-): Promise<T> {
-  if (timeoutMs === undefined) return work(db);
-  const ms = Math.max(1, Math.ceil(timeoutMs));
+export async function withDeadline<T>(db: Db, call: CallDeadline, work: (db: Db) => Promise<T>): Promise<T> {
+  if (call.timeoutMs() === undefined) {
+    throwIfEnded(call);
+    return work(db);
+  }
+  return inTransaction(db, call, work);
+}
+
+/**
+ * Runs `work` in a transaction whose statements PostgreSQL cancels when the caller's time
+ * runs out. The time left is read once the transaction has its connection: waiting for a
+ * pooled (or PGlite's single) connection uses up the budget too, and a call that ended while
+ * it waited does no work at all.
+ */
+export async function inTransaction<T>(db: Db, call: CallDeadline, work: (tx: Db) => Promise<T>): Promise<T> {
   return db.transaction(async (tx) => {
-    await tx.execute(sql.raw(`set local statement_timeout = ${ms}`));
+    throwIfEnded(call);
+    const left = call.timeoutMs();
+    if (left !== undefined) {
+      await tx.execute(sql.raw(`set local statement_timeout = ${Math.max(1, Math.ceil(left))}`));
+    }
     return work(tx as unknown as Db);
   });
 }
 
-/**
- * Runs `work` in a transaction, with the same deadline rule as withDeadline: PostgreSQL
- * cancels the transaction's statements when the caller's remaining time runs out.
- */
-export async function inTransaction<T>(
-  db: Db,
-  timeoutMs: number | undefined,
-  work: (tx: Db) => Promise<T>,
-): Promise<T> {
-  return db.transaction(async (tx) => {
-    if (timeoutMs !== undefined) {
-      await tx.execute(sql.raw(`set local statement_timeout = ${Math.max(1, Math.ceil(timeoutMs))}`));
-    }
-    return work(tx as unknown as Db);
-  });
+function throwIfEnded(call: CallDeadline): void {
+  if (!call.signal.aborted) return;
+  const reason: unknown = call.signal.reason;
+  throw reason instanceof ConnectError ? reason : new ConnectError("the call has ended", Code.Canceled);
 }

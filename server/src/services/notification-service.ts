@@ -12,7 +12,7 @@ export function createNotificationService(feeds: LiveFeeds): ServiceImpl<typeof 
   const { db, bus } = feeds;
   return {
     async sendNotification(req, ctx) {
-      const { event, notification } = await inTransaction(db, ctx.timeoutMs(), async (tx) => {
+      const { event, notification } = await inTransaction(db, ctx, async (tx) => {
         if (!(await getUser(tx, req.userId))) {
           throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
         }

@@ -28,7 +28,7 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
 
   return {
     async createOrder(req, ctx) {
-      const result = await inTransaction(db, ctx.timeoutMs(), async (tx) => {
+      const result = await inTransaction(db, ctx, async (tx) => {
         const r = await store.createOrder(tx, {
           userId: req.userId,
           productId: req.productId,
@@ -68,7 +68,7 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
     },
 
     async getOrder(req, ctx) {
-      const row = await withDeadline(db, ctx.timeoutMs(), (tx) => store.getOrder(tx, req.id));
+      const row = await withDeadline(db, ctx, (tx) => store.getOrder(tx, req.id));
       if (!row) throw notFound(req.id);
       return { order: orderToMessage(row) };
     },
@@ -78,7 +78,7 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
       const status = req.status === OrderStatus.UNSPECIFIED ? undefined : req.status;
       let after = req.after;
       for (;;) {
-        const page = await withDeadline(db, ctx.timeoutMs(), (tx) =>
+        const page = await withDeadline(db, ctx, (tx) =>
           store.listOrdersPage(tx, { userId: req.userId, status, after, limit }),
         );
         for (const row of page) yield { order: orderToMessage(row) };
@@ -89,7 +89,7 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
     },
 
     async updateOrderStatus(req, ctx) {
-      const { order, events } = await inTransaction(db, ctx.timeoutMs(), async (tx) => {
+      const { order, events } = await inTransaction(db, ctx, async (tx) => {
         const current = await store.lockOrder(tx, req.id);
         if (!current) throw notFound(req.id);
         checkMove(current, req.status, req.expectedVersion);

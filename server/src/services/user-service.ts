@@ -46,12 +46,12 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
   const { db, checkMessage } = deps;
 
   async function createOne(req: CreateUserRequest, ctx: HandlerContext): Promise<User> {
-    const row = await withDeadline(db, ctx.timeoutMs(), (tx) => store.createUser(tx, req));
+    const row = await withDeadline(db, ctx, (tx) => store.createUser(tx, req));
     return userToMessage(row);
   }
 
   async function getOne(req: GetUserRequest, ctx: HandlerContext): Promise<User> {
-    const row = await withDeadline(db, ctx.timeoutMs(), (tx) => store.getUser(tx, req.id));
+    const row = await withDeadline(db, ctx, (tx) => store.getUser(tx, req.id));
     if (!row) throw notFound(req.id);
     return userToMessage(row);
   }
@@ -65,9 +65,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
     if (paths.has("email")) patch.email = user.email;
     if (paths.has("age")) patch.age = user.age;
     const expected = req.expectedVersion === undefined ? undefined : Number(req.expectedVersion);
-    const result = await withDeadline(db, ctx.timeoutMs(), (tx) =>
-      store.updateUser(tx, user.id, patch, expected),
-    );
+    const result = await withDeadline(db, ctx, (tx) => store.updateUser(tx, user.id, patch, expected));
     switch (result.kind) {
       case "updated":
         return userToMessage(result.user);
@@ -82,7 +80,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
   }
 
   async function deleteOne(req: DeleteUserRequest, ctx: HandlerContext): Promise<void> {
-    const deleted = await withDeadline(db, ctx.timeoutMs(), (tx) => store.deleteUser(tx, req.id));
+    const deleted = await withDeadline(db, ctx, (tx) => store.deleteUser(tx, req.id));
     if (!deleted) throw notFound(req.id);
   }
 
@@ -147,7 +145,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
       const limit = req.pageSize > 0 ? req.pageSize : defaultPageSize;
       let after = req.after;
       for (;;) {
-        const page = await withDeadline(db, ctx.timeoutMs(), (tx) =>
+        const page = await withDeadline(db, ctx, (tx) =>
           store.listUsersPage(tx, { after, query: req.query, limit }),
         );
         for (const row of page) yield { user: userToMessage(row) };
@@ -173,7 +171,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
         pending = new Map();
         let rows: UserRow[];
         try {
-          rows = await withDeadline(db, ctx.timeoutMs(), (tx) =>
+          rows = await withDeadline(db, ctx, (tx) =>
             store.insertUsers(
               tx,
               [...batch.values()].map((p) => p.item),

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { pino } from "pino";
 import { type Config, loadConfig } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
@@ -21,6 +22,8 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
     DRAIN_TIMEOUT_MS: "2000",
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
+    // Each embedded database is its own deployment: keep its events off the others' channels.
+    ...(database.url ? {} : { REDIS_NAMESPACE: `switchboard-test:${randomUUID()}` }),
     ...env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });

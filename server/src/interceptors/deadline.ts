@@ -43,10 +43,22 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise
   });
 }
 
-/** Yields from `source` until `signal` aborts, then throws and closes the source. */
+/**
+ * Yields from `source` until `signal` aborts, then throws and closes the source. The source
+ * is closed on abort even while the consumer is parked: connect-node's write to a client that
+ * stopped reading may never settle, and the source's resources (database pages, bus
+ * subscriptions) must not wait for it.
+ */
 async function* raceIterable<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
   let done = false;
+  const close = () => {
+    if (done) return;
+    done = true;
+    // return() on a generator still awaiting its previous next() queues behind it; don't wait.
+    void it.return?.()?.catch(() => {});
+  };
+  signal.addEventListener("abort", close, { once: true });
   try {
     for (;;) {
       const r = await raceSignal(it.next(), signal);
@@ -57,7 +69,7 @@ async function* raceIterable<T>(source: AsyncIterable<T>, signal: AbortSignal): 
       yield r.value;
     }
   } finally {
-    // return() on a generator still awaiting its previous next() queues behind it; don't wait.
-    if (!done) void it.return?.()?.catch(() => {});
+    signal.removeEventListener("abort", close);
+    close();
   }
 }

@@ -80,6 +80,29 @@ export async function listen(
     h1.keepAliveTimeout = 65_000;
     server = net.createServer((socket) => sniff(socket, h2, h1, config.headersTimeoutMs));
   }
+  // HTTP/1.1 connections and their requests in flight. http.Server tracks its connections
+  // only when it listens itself, and here the sniffer hands them over, so shutdown cannot
+  // rely on closeIdleConnections(): it closes what is idle and ends the rest as they finish.
+  const h1Active = new Map<net.Socket, number>();
+  let closing = false;
+  const trackH1 = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    const socket = req.socket;
+    h1Active.set(socket, (h1Active.get(socket) ?? 0) + 1);
+    if (closing) res.setHeader("connection", "close");
+    res.once("close", () => {
+      const left = (h1Active.get(socket) ?? 1) - 1;
+      h1Active.set(socket, left);
+      if (closing && left === 0) socket.end();
+    });
+  };
+  if (!config.tls) {
+    // (With TLS, HTTP/1.1 rides the HTTP/2 server, and the grace timer ends what is left.)
+    h1.on("request", trackH1);
+    h1.on("connection", (socket: net.Socket) => {
+      h1Active.set(socket, 0);
+      socket.once("close", () => h1Active.delete(socket));
+    });
+  }
   server.on("connection", (socket: net.Socket) => {
     connections.add(socket);
     socket.once("close", () => connections.delete(socket));
@@ -100,13 +123,13 @@ export async function listen(
     async close(graceMs) {
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const session of h2Sessions) session.close();
-      h1.closeIdleConnections?.();
+      // HTTP/1.1 has no GOAWAY: close idle keep-alive connections now, busy ones when their
+      // last request finishes, and destroy whatever is left after the grace.
+      closing = true;
+      for (const [socket, inFlight] of h1Active) if (inFlight === 0) socket.end();
       const timer = setTimeout(() => {
         for (const socket of connections) socket.destroy();
       }, graceMs);
-      timer.unref();
-      // http.Server tracks keep-alive sockets only when they pass through it; end those too.
-      if (!config.tls) h1.closeIdleConnections();
       await closed;
       clearTimeout(timer);
     },

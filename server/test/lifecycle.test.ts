@@ -98,3 +98,13 @@ test("instances that start together apply each migration once", {
     await testDb.drop();
   }
 });
+
+test("an idle HTTP/1.1 keep-alive connection does not hold up shutdown", { timeout: 30_000 }, async () => {
+  const server = await startTestServer({ DRAIN_TIMEOUT_MS: "8000" });
+  const res = await fetch(`${server.url}/healthz`); // the client keeps this connection open
+  assert.equal(res.status, 200);
+  await res.text();
+  const started = Date.now();
+  await server.close();
+  assert.ok(Date.now() - started < 3000, `stopped in ${Date.now() - started} ms, not after the drain time`);
+});

@@ -1,10 +1,13 @@
+import { Redis } from "ioredis";
 import type { EventBus } from "./bus/event-bus.ts";
 import { createMemoryBus } from "./bus/memory-bus.ts";
 import { createRedisBus } from "./bus/redis-bus.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/database.ts";
 import { type HealthMonitor, startHealthMonitor } from "./health-monitor.ts";
+import { createOpenCalls, type OpenCalls } from "./interceptors/open-calls.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { createUserCache, type UserCache } from "./user-cache.ts";
 import { type CheckMessage, createMessageChecker } from "./validation.ts";
 
 /**
@@ -18,6 +21,10 @@ export interface AppContext {
   readonly checkMessage: CheckMessage;
   /** Carries committed events to live streams on every instance (Redis, or in-process). */
   readonly bus: EventBus;
+  /** Calls in progress on this instance (a gauge, and a leak check in tests). */
+  readonly openCalls: OpenCalls;
+  /** GetUser's read-through cache: in-process, then Redis (with REDIS_URL), then the database. */
+  readonly userCache: UserCache;
   /** Whether this instance can do its work; read by the health service and /readyz. */
   readonly health: HealthMonitor;
   /** Releases everything the context opened. */
@@ -48,6 +55,25 @@ export async function createAppContext(
     (config.redisUrl
       ? await createRedisBus(config.redisUrl, config.redisNamespace, logger.child({ subsystem: "bus" }))
       : createMemoryBus());
+  // The cache's own connection: a slow or down Redis costs a read a miss, never a stall.
+  const cacheRedis = config.redisUrl
+    ? new Redis(config.redisUrl, {
+        lazyConnect: true,
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        commandTimeout: 500,
+      })
+    : undefined;
+  cacheRedis?.on("error", (err: Error) => logger.warn({ err: err.message, conn: "cache" }, "redis error"));
+  await cacheRedis?.connect();
+  const userCache = createUserCache({
+    size: config.userCacheSize,
+    ttlMs: config.userCacheTtlMs,
+    bus,
+    redis: cacheRedis,
+    keyPrefix: `${config.redisNamespace}:users:`,
+    logger: logger.child({ subsystem: "user-cache" }),
+  });
   const health = await startHealthMonitor({
     // Looks up ping on every probe, so a test can make the database stop answering.
     probe: () => database.ping(),
@@ -61,8 +87,12 @@ export async function createAppContext(
     checkMessage: createMessageChecker(),
     health,
     bus,
+    userCache,
+    openCalls: createOpenCalls(),
     async close() {
       health.close();
+      userCache.close();
+      cacheRedis?.disconnect();
       await bus.close();
       await database.close();
     },

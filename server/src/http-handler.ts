@@ -24,6 +24,7 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     routes: routes(ctx),
     // Outermost first: map errors at the edge, then enforce the deadline, then validate.
     interceptors: [
+      ctx.openCalls.interceptor,
       errorInterceptor(ctx.logger),
       deadlineInterceptor(),
       validationInterceptor(ctx.checkMessage),

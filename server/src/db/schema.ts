@@ -104,3 +104,21 @@ export const events = pgTable(
 );
 
 export type EventRow = typeof events.$inferSelect;
+
+/** Chat messages; each is also an event of its room's topic, with the same sequence. */
+export const chatMessages = pgTable(
+  "chat_messages",
+  {
+    id: uuid("id").primaryKey(),
+    room: text("room").notNull(),
+    sequence: bigint("sequence", { mode: "number" }).notNull(),
+    userId: uuid("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    content: text("content").notNull(),
+    createTime: timestamp("create_time", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+  },
+  (t) => [unique("chat_messages_room_sequence").on(t.room, t.sequence)],
+);
+
+export type ChatMessageRow = typeof chatMessages.$inferSelect;

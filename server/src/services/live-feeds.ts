@@ -22,6 +22,8 @@ export function followForCall(
   topic: string,
   after: number,
   key?: string,
+  /** Ends the feed before the call ends (default: the call's signal). */
+  signal: AbortSignal = ctx.signal,
 ): AsyncGenerator<StoredEvent> {
   // A consumer that is merely slow pulls again soon and gets the error in band; one that is
   // parked on a full connection does not, and after this grace its stream is reset.
@@ -32,7 +34,7 @@ export function followForCall(
     topic,
     after,
     key,
-    signal: ctx.signal,
+    signal,
     maxBuffered: feeds.maxBuffered,
     pollMs: feeds.pollMs,
     onOverflow: (err) => {

@@ -23,12 +23,15 @@ import { withDeadline } from "../db/deadline.ts";
 import { toConnectError } from "../db/errors.ts";
 import type { UserRow } from "../db/schema.ts";
 import * as store from "../stores/user-store.ts";
+import type { UserCache } from "../user-cache.ts";
 import type { CheckMessage } from "../validation.ts";
 import { userToMessage } from "./user-messages.ts";
 
 export interface UserServiceDeps {
   db: Db;
   checkMessage: CheckMessage;
+  /** GetUser reads through it; updates and deletes refresh it before they answer. */
+  userCache: UserCache;
 }
 
 /** Rows per INSERT while a BatchCreateUsers stream is read. */
@@ -43,7 +46,7 @@ const defaultPageSize = 500;
  * per item, for the streams, so that one bad item never ends a stream.
  */
 export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof UserService> {
-  const { db, checkMessage } = deps;
+  const { db, checkMessage, userCache } = deps;
 
   async function createOne(req: CreateUserRequest, ctx: HandlerContext): Promise<User> {
     const row = await withDeadline(db, ctx, (tx) => store.createUser(tx, req));
@@ -51,7 +54,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
   }
 
   async function getOne(req: GetUserRequest, ctx: HandlerContext): Promise<User> {
-    const row = await withDeadline(db, ctx, (tx) => store.getUser(tx, req.id));
+    const row = await userCache.get(req.id, () => withDeadline(db, ctx, (tx) => store.getUser(tx, req.id)));
     if (!row) throw notFound(req.id);
     return userToMessage(row);
   }
@@ -68,6 +71,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
     const result = await withDeadline(db, ctx, (tx) => store.updateUser(tx, user.id, patch, expected));
     switch (result.kind) {
       case "updated":
+        await userCache.updated(result.user);
         return userToMessage(result.user);
       case "not_found":
         throw notFound(user.id);
@@ -82,6 +86,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
   async function deleteOne(req: DeleteUserRequest, ctx: HandlerContext): Promise<void> {
     const deleted = await withDeadline(db, ctx, (tx) => store.deleteUser(tx, req.id));
     if (!deleted) throw notFound(req.id);
+    await userCache.deleted(req.id);
   }
 
   async function answer(req: UserStreamRequest, ctx: HandlerContext): Promise<UserStreamResponse> {

@@ -1,0 +1,37 @@
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { type ChatMessage, ChatMessageSchema } from "../../../gen/switchboard/v1/chat_pb.js";
+import type { StoredEvent } from "../stores/event-store.ts";
+
+/** The events topic of one chat room. */
+export function chatTopic(room: string): string {
+  return `chat:${room}`;
+}
+
+export interface NewChatMessage {
+  id: string;
+  room: string;
+  userId: string;
+  content: string;
+  createTime: Date;
+}
+
+/** The stored form of a message: its wire message without the sequence, which the table holds. */
+export function encodeChatMessage(m: NewChatMessage): Uint8Array {
+  return toBinary(
+    ChatMessageSchema,
+    create(ChatMessageSchema, {
+      id: m.id,
+      room: m.room,
+      userId: m.userId,
+      content: m.content,
+      createTime: timestampFromDate(m.createTime),
+    }),
+  );
+}
+
+export function decodeChatMessage(event: StoredEvent): ChatMessage {
+  const message = fromBinary(ChatMessageSchema, event.payload);
+  message.sequence = BigInt(event.sequence);
+  return message;
+}

@@ -1,0 +1,121 @@
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
+import { v7 as uuidv7 } from "uuid";
+import {
+  type ChatMessage,
+  ChatRequestSchema,
+  type ChatService,
+} from "../../../gen/switchboard/v1/chat_pb.js";
+import { AsyncQueue } from "../async-queue.ts";
+import { inTransaction } from "../db/deadline.ts";
+import { toConnectError } from "../db/errors.ts";
+import { insertChatMessage } from "../stores/chat-store.ts";
+import { appendEvent, headSequence, type StoredEvent } from "../stores/event-store.ts";
+import { getUser } from "../stores/user-store.ts";
+import type { CheckMessage } from "../validation.ts";
+import { chatTopic, decodeChatMessage, encodeChatMessage } from "./chat-messages.ts";
+import { followForCall, type LiveFeeds } from "./live-feeds.ts";
+
+/** Messages a Subscribe without a cursor replays before it goes live. */
+export const recentHistory = 50;
+
+interface PostRequest {
+  room: string;
+  userId: string;
+  content: string;
+}
+
+/**
+ * ChatService. A room is any name matching [a-z0-9-]{1,64} (checked by the contract): it
+ * comes into being with its first message, and subscribing to an empty room simply waits.
+ * Every message is stored and becomes an event of its room in one transaction, so history
+ * (Subscribe's replay) and live delivery are the same sequence and never disagree, whichever
+ * protocol or instance a member uses.
+ */
+export function createChatService(
+  feeds: LiveFeeds,
+  checkMessage: CheckMessage,
+): ServiceImpl<typeof ChatService> {
+  const { db, bus } = feeds;
+
+  async function post(req: PostRequest, ctx: HandlerContext): Promise<ChatMessage> {
+    const event = await inTransaction(db, ctx, async (tx) => {
+      // The sender must exist; the foreign key would say so too, but not which rule failed.
+      if (!(await getUser(tx, req.userId))) {
+        throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
+      }
+      const message = {
+        id: uuidv7(),
+        room: req.room,
+        userId: req.userId,
+        content: req.content,
+        createTime: new Date(),
+      };
+      const event = await appendEvent(tx, chatTopic(req.room), req.userId, encodeChatMessage(message));
+      await insertChatMessage(tx, { ...message, sequence: event.sequence });
+      return event;
+    });
+    await bus.publish([event]);
+    return decodeChatMessage(event);
+  }
+
+  return {
+    async sendMessage(req, ctx) {
+      return { message: await post(req, ctx) };
+    },
+
+    async *subscribe(req, ctx) {
+      const after =
+        req.afterSequence ??
+        BigInt(Math.max(0, (await headSequence(db, chatTopic(req.room))) - recentHistory));
+      for await (const event of followForCall(feeds, ctx, chatTopic(req.room), Number(after))) {
+        yield { message: decodeChatMessage(event) };
+      }
+    },
+
+    /**
+     * Reads and writes at once: requests are handled as they arrive (a join, or a message to
+     * post), while every message of every joined room flows out, the sender's own included.
+     * A bad request ends this stream with its code; other members never notice. When the
+     * client half-closes, the stream ends cleanly.
+     */
+    async *chat(requests, ctx) {
+      const out = new AsyncQueue<StoredEvent>(feeds.maxBuffered);
+      // Ends the room feeds when this stream ends, however it ends.
+      const stop = new AbortController();
+      const signal = AbortSignal.any([ctx.signal, stop.signal]);
+      const joined = new Set<string>();
+      const pumps: Promise<void>[] = [];
+      const join = async (room: string) => {
+        if (joined.has(room)) return;
+        joined.add(room);
+        // Live from now: the head is read before the join request's own message is posted.
+        const after = await headSequence(db, chatTopic(room));
+        const feed = followForCall(feeds, ctx, chatTopic(room), after, undefined, signal);
+        pumps.push(
+          (async () => {
+            for await (const event of feed) await out.push(event);
+          })().catch((err: unknown) => out.close(toConnectError(err))),
+        );
+      };
+      const reading = (async () => {
+        for await (const req of requests) {
+          const invalid = checkMessage(ChatRequestSchema, req);
+          if (invalid) throw invalid;
+          await join(req.room);
+          if (req.content !== "") await post(req, ctx);
+        }
+      })().then(
+        () => out.close(),
+        (err: unknown) => out.close(toConnectError(err)),
+      );
+      try {
+        for await (const event of out) yield { message: decodeChatMessage(event) };
+      } finally {
+        // Not awaited: a client still sending must not hold up the end of its stream.
+        void reading;
+        stop.abort();
+        out.close();
+      }
+    },
+  };
+}

@@ -19,7 +19,9 @@ const patches: Patch[] = [
     why: "@connectrpc/connect: undecodable protobuf is INVALID_ARGUMENT, not INTERNAL",
     // The server loads the ES module build only.
     files: ["node_modules/@connectrpc/connect/dist/esm/protocol/serialization.js"],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: source text of the patched file
     from: "throw new ConnectError(`parse binary: ${m}`, Code.Internal);",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: source text of the patched file
     to: "throw new ConnectError(`parse binary: ${m}`, Code.InvalidArgument);",
   },
 ];

@@ -74,6 +74,7 @@ test("one room whatever the client: bidi, Subscribe and SendMessage over every p
   const chat = clientFor(ChatService, server.url, "grpc");
 
   // Ada chats over a gRPC bidi stream; Bob only listens through Subscribe over gRPC-Web.
+  const base = server.ctx.bus.subscriptionCount();
   const requests = requestChannel<{ room: string; userId: string; content: string }>();
   const adaSeen: ChatMessage[] = [];
   const adaDone = (async () => {
@@ -92,9 +93,11 @@ test("one room whatever the client: bidi, Subscribe and SendMessage over every p
   })().catch((err: unknown) => {
     if (ConnectError.from(err).code !== Code.Canceled) throw err;
   });
-  await eventually("both are subscribed", () => server.ctx.bus.subscriptionCount() >= 2);
+  await eventually("both are subscribed", () => server.ctx.bus.subscriptionCount() === base + 2);
 
   requests.send({ room, userId: ada, content: "hello from grpc bidi" });
+  // The bidi post is asynchronous to the unary ones below: let it land first, for a known order.
+  await eventually("the bidi message is in", () => adaSeen.length === 1);
   await clientFor(ChatService, server.url, "connect-json").sendMessage({
     room,
     userId: bob,

@@ -5,9 +5,10 @@ import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type ChatMessage, ChatService } from "../../gen/switchboard/v1/chat_pb.js";
-import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import { clientFor } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
+import { newUserId } from "./support/users.ts";
+import { eventually } from "./support/wait.ts";
 
 let server: TestServer;
 before(async () => {
@@ -17,22 +18,7 @@ after(async () => {
   await server?.close();
 });
 
-async function newUser(name: string): Promise<string> {
-  const { user } = await clientFor(UserService, server.url, "grpc").createUser({
-    name,
-    email: `${name}-${randomUUID()}@example.com`,
-    age: 30,
-  });
-  return user?.id ?? "";
-}
-
-async function eventually(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+const newUser = (name: string) => newUserId(server.url, name);
 
 /** A controllable request stream for a bidi call. */
 function requestChannel<T>() {

@@ -1,17 +1,16 @@
 // Two instances sharing PostgreSQL and Redis, as behind a load balancer: a change committed on
 // one reaches live streams on the other, and a Redis outage loses nothing.
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
 import { type OrderEvent, OrderService, OrderStatus } from "../../gen/switchboard/v1/order_pb.js";
-import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import { loadConfig } from "../src/config.ts";
 import { type RunningServer, startServer } from "../src/server.ts";
 import { clientFor } from "./support/clients.ts";
 import { startTestRedis, type TestRedis } from "./support/redis-server.ts";
 import { createTestDatabase, type TestDatabase } from "./support/test-database.ts";
+import { newUserId } from "./support/users.ts";
 
 const skip = !process.env.DATABASE_URL && "needs DATABASE_URL (instances share one PostgreSQL)";
 
@@ -40,14 +39,7 @@ after(async () => {
   await database?.drop();
 });
 
-async function newUser(): Promise<string> {
-  const { user } = await clientFor(UserService, a.url, "grpc").createUser({
-    name: "Multi",
-    email: `multi-${randomUUID()}@example.com`,
-    age: 40,
-  });
-  return user?.id ?? "";
-}
+const newUser = () => newUserId(a.url, "Multi");
 
 /** Reads StreamOrders until `count` events arrived, then cancels. */
 async function readOrders(url: string, userId: string, after: bigint, count: number, seen: OrderEvent[]) {

@@ -11,9 +11,9 @@ import {
   OrderService,
   OrderStatus,
 } from "../../gen/switchboard/v1/order_pb.js";
-import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import { clientFor, collect, protocolNames } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
+import { newUserId } from "./support/users.ts";
 
 let server: TestServer;
 before(async () => {
@@ -23,14 +23,7 @@ after(async () => {
   await server?.close();
 });
 
-async function newUser(tag: string): Promise<string> {
-  const { user } = await clientFor(UserService, server.url, "grpc").createUser({
-    name: tag,
-    email: `${tag}-${randomUUID()}@example.com`,
-    age: 30,
-  });
-  return user?.id ?? "";
-}
+const newUser = (tag: string) => newUserId(server.url, tag);
 
 async function code(promise: Promise<unknown>): Promise<string> {
   try {

@@ -13,6 +13,7 @@ import {
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import { clientFor, streamOf } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
+import { eventually } from "./support/wait.ts";
 
 let server: TestServer;
 before(async () => {
@@ -44,14 +45,6 @@ function rawSubscribe(userId: string) {
   stream.end(frame);
   stream.on("error", () => {}); // resets are what these tests provoke, and check
   return { session, stream };
-}
-
-async function eventually(what: string, check: () => boolean, ms = 5000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) assert.fail(`timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 // HTTP/2 only: over HTTP/1.1 the kernel's socket buffers take the whole answer at once.

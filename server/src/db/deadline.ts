@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import { sql } from "drizzle-orm";
 import type { Db } from "./database.ts";
+import { defaultRetryPolicy, type RetryPolicy, retryConflicts } from "./retry.ts";
 
 /** What database work needs to know of its call: the time left, and whether it ended. */
 export interface CallDeadline {
@@ -28,16 +29,31 @@ export async function withDeadline<T>(db: Db, call: CallDeadline, work: (db: Db)
  * runs out. The time left is read once the transaction has its connection: waiting for a
  * pooled (or PGlite's single) connection uses up the budget too, and a call that ended while
  * it waited does no work at all.
+ *
+ * A transaction that loses a serialization conflict or a deadlock (PostgreSQL rolled it
+ * back) runs again, whole, after a short jittered backoff: a bounded number of tries, and
+ * never past the call's deadline (retry.ts). `work` must therefore keep its effects inside
+ * the transaction; anything after commit (publishing events) belongs to the caller.
  */
-export async function inTransaction<T>(db: Db, call: CallDeadline, work: (tx: Db) => Promise<T>): Promise<T> {
-  return db.transaction(async (tx) => {
-    throwIfEnded(call);
-    const left = call.timeoutMs();
-    if (left !== undefined) {
-      await tx.execute(sql.raw(`set local statement_timeout = ${Math.max(1, Math.ceil(left))}`));
-    }
-    return work(tx as unknown as Db);
-  });
+export async function inTransaction<T>(
+  db: Db,
+  call: CallDeadline,
+  work: (tx: Db) => Promise<T>,
+  retry: RetryPolicy = defaultRetryPolicy,
+): Promise<T> {
+  return retryConflicts(
+    call,
+    () =>
+      db.transaction(async (tx) => {
+        throwIfEnded(call);
+        const left = call.timeoutMs();
+        if (left !== undefined) {
+          await tx.execute(sql.raw(`set local statement_timeout = ${Math.max(1, Math.ceil(left))}`));
+        }
+        return work(tx as unknown as Db);
+      }),
+    retry,
+  );
 }
 
 function throwIfEnded(call: CallDeadline): void {

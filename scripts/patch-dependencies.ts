@@ -24,6 +24,52 @@ const patches: Patch[] = [
     // biome-ignore lint/suspicious/noTemplateCurlyInString: source text of the patched file
     to: "throw new ConnectError(`parse binary: ${m}`, Code.InvalidArgument);",
   },
+  // postgres 3.4.9 (porsager/postgres#1154, #1208, unfixed upstream): writes under 1 KB are
+  // deferred to a setImmediate; when the server goes away (restart, pg_terminate_backend)
+  // closed() nulls the socket first, and the deferred write (often the ROLLBACK that begin()
+  // sends itself) throws a TypeError from the immediate: no caller can catch it and the whole
+  // process dies. Guarded: a write to a closed connection fails its queries with
+  // CONNECTION_CLOSED. Both builds: the server imports src/, require() gets cjs/.
+  {
+    why: "postgres: a deferred write after the connection closed fails its query instead of crashing the process",
+    files: ["node_modules/postgres/src/connection.js", "node_modules/postgres/cjs/src/connection.js"],
+    from: `  function nextWrite(fn) {
+    const x = socket.write(chunk, fn)`,
+    to: `  function nextWrite(fn) {
+    if (socket === null) { // switchboard patch: porsager/postgres#1154, #1208
+      nextWriteTimer !== null && clearImmediate(nextWriteTimer)
+      chunk = nextWriteTimer = null
+      const err = Errors.connection('CONNECTION_CLOSED', options)
+      query && (queryError(query, err), query = null)
+      while (sent.length) queryError(sent.shift(), err)
+      fn && fn(err)
+      return true
+    }
+    const x = socket.write(chunk, fn)`,
+  },
+  {
+    // The same teardowns cancel the deferred write but leave its timer handle set and its
+    // bytes buffered: the reconnected socket would never flush (write() only schedules when
+    // no timer is set) or would send the stale bytes ahead of the startup message.
+    why: "postgres: closing a connection drops its unsent bytes and deferred-write timer",
+    files: ["node_modules/postgres/src/connection.js", "node_modules/postgres/cjs/src/connection.js"],
+    from: `    incomings = null
+    clearImmediate(nextWriteTimer)
+    socket.removeListener('data', data)`,
+    to: `    incomings = null
+    clearImmediate(nextWriteTimer)
+    nextWriteTimer = chunk = null // switchboard patch
+    socket.removeListener('data', data)`,
+  },
+  {
+    why: "postgres: terminating a connection drops its unsent bytes and deferred-write timer",
+    files: ["node_modules/postgres/src/connection.js", "node_modules/postgres/cjs/src/connection.js"],
+    from: `    clearImmediate(nextWriteTimer)
+    if (socket) {`,
+    to: `    clearImmediate(nextWriteTimer)
+    nextWriteTimer = chunk = null // switchboard patch
+    if (socket) {`,
+  },
 ];
 
 const root = new URL("..", import.meta.url).pathname;

@@ -1,12 +1,28 @@
 // buf curl against the running server: every RPC kind over Connect (HTTP/1.1 and h2c), gRPC
 // (h2c) and gRPC-Web (HTTP/1.1), with the schema from gen/switchboard.binpb and then from the
-// server's own reflection service. Each cell also checks, from buf curl's verbose log, that the
-// call really went over the HTTP version its row names.
+// server's own reflection service, and every OrderService and NotificationService RPC the same
+// ways (order-cases.ts). Each cell also checks, from buf curl's verbose log, that the call
+// really went over the HTTP version its row names. buf curl reads a live stream until it is
+// stopped: the cases stop it after the messages they expect, or it is given a --timeout.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
-import { type BufCurlResult, type BufProtocol, bufCurl, bufProtocols } from "./buf-curl.ts";
+import {
+  assertHttp,
+  type BufCurlResult,
+  type BufProtocol,
+  bufCurl,
+  bufCurlClient,
+  bufProtocols,
+} from "./buf-curl.ts";
 import { matrixFor } from "./matrix.ts";
+import {
+  assertSubscriptionsBackTo,
+  liveSubscriptions,
+  orderCells,
+  orderRpcs,
+  procedures,
+} from "./order-cases.ts";
 import { seedUsers } from "./users-table.ts";
 
 let server: TestServer;
@@ -27,15 +43,6 @@ function succeeded(r: BufCurlResult): void {
   assert.equal(r.exitCode, 0, `buf curl failed:\n${r.stderr}`);
 }
 
-function usedHttp(r: BufCurlResult, version: string): void {
-  assert.ok(r.httpVersions.length > 0, `no HTTP exchange in buf curl's log:\n${r.stderr}`);
-  assert.deepEqual(
-    [...new Set(r.httpVersions)],
-    [version],
-    `expected every exchange over HTTP/${version}, got ${r.httpVersions.join(", ")}`,
-  );
-}
-
 function rpcCells(schema: "binpb" | "reflection"): void {
   for (const protocol of Object.keys(bufProtocols) as BufProtocol[]) {
     const { http } = bufProtocols[protocol];
@@ -47,24 +54,30 @@ function rpcCells(schema: "binpb" | "reflection"): void {
 
     if (schema === "reflection" && http === "1.1") {
       // buf curl's reflection client is a bidi stream, so buf curl switches the whole command to h2c.
-      for (const column of ["unary", "server stream", "client stream", "bidi"]) {
-        notApplicable(
-          ref(column),
-          "buf curl needs HTTP/2 for reflection and then runs the call on h2c",
-          async () => {
-            const r = await call("GetUser", [{ id: unknownId }]);
-            usedHttp(r, "2");
-          },
-        );
+      const cells = [
+        ...["unary", "server stream", "client stream", "bidi"].map(ref),
+        ...orderRpcs.map((column) => ({ table: "rpcs" as const, row, column })),
+      ];
+      for (const at of cells) {
+        notApplicable(at, "buf curl needs HTTP/2 for reflection and then runs the call on h2c", async () => {
+          const r = await call("GetUser", [{ id: unknownId }]);
+          assertHttp(r, "2");
+        });
       }
       continue;
     }
+
+    orderCells(cell, row, tag, () => {
+      // The change made while a stream is open comes from a second buf curl command.
+      const client = bufCurlClient(server.url, protocol, schema);
+      return { server, clients: { client, other: client } };
+    });
 
     cell(ref("unary"), async () => {
       const email = `ada@${tag}.example`;
       const created = await call("CreateUser", [{ name: "Ada", email, age: 36 }]);
       succeeded(created);
-      usedHttp(created, http);
+      assertHttp(created, http);
       const user = created.messages[0]?.user as Json | undefined;
       assert.equal(created.messages.length, 1);
       assert.equal(user?.email, email);
@@ -73,7 +86,7 @@ function rpcCells(schema: "binpb" | "reflection"): void {
 
       const got = await call("GetUser", [{ id: user?.id }]);
       succeeded(got);
-      usedHttp(got, http);
+      assertHttp(got, http);
       assert.deepEqual(got.messages, [{ user }]);
 
       const missing = await call("GetUser", [{ id: unknownId }]);
@@ -85,7 +98,7 @@ function rpcCells(schema: "binpb" | "reflection"): void {
       await seedUsers(server, `list-${tag}`, 5);
       const r = await call("ListUsers", [{ query: `list-${tag}-`, pageSize: 2 }]);
       succeeded(r);
-      usedHttp(r, http);
+      assertHttp(r, http);
       const emails = r.messages.map((m) => (m.user as Json).email).sort();
       assert.deepEqual(emails, [1, 2, 3, 4, 5].map((n) => `list-${tag}-${n}@seed.example`).sort());
     });
@@ -97,7 +110,7 @@ function rpcCells(schema: "binpb" | "reflection"): void {
         { name: "B2", email: `b2@${tag}.example`, age: 22 },
       ]);
       succeeded(r);
-      usedHttp(r, http);
+      assertHttp(r, http);
       assert.equal(r.messages.length, 1);
       const [report] = r.messages as [Json];
       assert.equal(report.successCount, 2);
@@ -122,12 +135,12 @@ function rpcCells(schema: "binpb" | "reflection"): void {
     };
     if (http === "1.1") {
       notApplicable(ref("bidi"), "HTTP/1.1 is half duplex; buf curl switches bidi calls to h2c", async () => {
-        usedHttp(await bidi(), "2");
+        assertHttp(await bidi(), "2");
       });
     } else {
       cell(ref("bidi"), async () => {
         const r = await bidi();
-        usedHttp(r, http);
+        assertHttp(r, http);
         assert.equal(r.messages.length, 3);
         // Failures are answered in band (NOT_FOUND, INVALID_ARGUMENT) and the stream goes on.
         assert.partialDeepStrictEqual(r.messages, [
@@ -155,10 +168,51 @@ for (const reflectProtocol of ["grpc-v1", "grpc-v1alpha"]) {
       });
       succeeded(r);
       const methods = r.stdout.split("\n").filter(Boolean);
-      for (const m of ["CreateUser", "GetUser", "ListUsers", "BatchCreateUsers", "UserStream"]) {
-        assert.ok(methods.includes(`${service}/${m}`), `${m} missing from ${methods.join(", ")}`);
-      }
+      const expected = [
+        ...["CreateUser", "GetUser", "ListUsers", "BatchCreateUsers", "UserStream"].map(
+          (m) => `${service}/${m}`,
+        ),
+        ...Object.values(procedures),
+      ];
+      for (const m of expected) assert.ok(methods.includes(m), `${m} missing from ${methods.join(", ")}`);
     },
   );
 }
+
+cell({ table: "features", row: "live stream ends at deadline", column: "buf curl (gRPC, h2c)" }, async () => {
+  // buf's --timeout becomes the call's deadline: buf curl sends it as grpc-timeout, and a
+  // StreamOrders that would follow live events forever ends with DEADLINE_EXCEEDED.
+  const client = bufCurlClient(server.url, "gRPC · h2c", "binpb");
+  const { user } = (await client.unary(`${service}/CreateUser`, {
+    name: "Timed",
+    email: "timed@buf-curl.example",
+    age: 30,
+  })) as { user: { id: string } };
+  const { order } = (await client.unary(procedures.CreateOrder, {
+    user_id: user.id,
+    product_id: "sku-1",
+    quantity: 1,
+    idempotency_key: "timed",
+  })) as { order: { id: string } };
+  const subscriptions = liveSubscriptions(server);
+  const started = Date.now();
+  const r = await bufCurl({
+    baseUrl: server.url,
+    procedure: procedures.StreamOrders,
+    protocol: "gRPC · h2c",
+    schema: "binpb",
+    messages: [{ user_id: user.id }],
+    args: ["--timeout", "1s"],
+  });
+  const elapsed = Date.now() - started;
+  assert.match(r.stderr, /^buf: > \(#1\) Grpc-Timeout: \d+[mu]$/m, "the deadline goes to the server");
+  assert.deepEqual(
+    r.messages.map((m) => (m.event as { order: { id: string } }).order.id),
+    [order.id],
+  );
+  assert.equal(r.error?.code, "deadline_exceeded", r.stderr);
+  assert.equal(r.exitCode, 4 << 3);
+  assert.ok(elapsed >= 1000 && elapsed < 3000, `ended after ${elapsed} ms`);
+  await assertSubscriptionsBackTo(server, subscriptions);
+});
 rpcCells("reflection");

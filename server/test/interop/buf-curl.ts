@@ -1,8 +1,10 @@
 // Runs `buf curl` (the binary from @bufbuild/buf) and reads back what it printed: the response
 // messages on stdout, the error on stderr, and from its verbose log the HTTP version of each
 // exchange, so a test can prove which transport a cell really used.
+import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { descriptorSet, repoRoot } from "./paths.ts";
+import { type Json, type RpcClient, RpcFailure } from "./rpc-client.ts";
 
 const bufBinary = `${repoRoot}node_modules/.bin/buf`;
 
@@ -25,10 +27,20 @@ export interface BufCurlCall {
   /** Request messages as JSON, written to stdin one after another (`-d @-`). */
   messages?: unknown[];
   args?: string[];
+  /**
+   * For a stream that never ends by itself: once this many response messages have been
+   * printed (and their onMessage calls are done), buf curl is stopped with SIGTERM.
+   */
+  take?: number;
+  /** Runs for each response message as buf curl prints it, one at a time, in order. */
+  onMessage?: (message: Record<string, unknown>, index: number) => Promise<void> | void;
 }
 
 export interface BufCurlResult {
+  /** -1 when buf curl ended by a signal (see `stopped`). */
   exitCode: number;
+  /** True when buf curl was stopped after `take` messages, rather than ending by itself. */
+  stopped: boolean;
   /** Response messages, in order. */
   messages: Record<string, unknown>[];
   stdout: string;
@@ -49,16 +61,57 @@ export async function bufCurl(call: BufCurlCall): Promise<BufCurlResult> {
     ...(call.args ?? []),
     call.procedure ? `${call.baseUrl}/${call.procedure}` : call.baseUrl,
   ];
-  const child = spawn(bufBinary, args, { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"], timeout: 15_000 });
+  // node_modules/.bin/buf is a Node script that runs the real binary as its child: buf curl runs
+  // in a process group of its own, and stopping it signals the whole group.
+  const child = spawn(bufBinary, args, { cwd: repoRoot, stdio: ["pipe", "pipe", "pipe"], detached: true });
+  const running = () => child.exitCode === null && child.signalCode === null;
+  /** Stops buf curl if it still runs; true if it did. */
+  const stop = () => {
+    if (!running() || child.pid === undefined) return false;
+    try {
+      process.kill(-child.pid, "SIGTERM");
+      return true;
+    } catch {
+      return false; // the group is already gone
+    }
+  };
+  const timer = setTimeout(stop, 15_000);
   const stdout: Buffer[] = [];
   const stderr: Buffer[] = [];
-  child.stdout.on("data", (b: Buffer) => stdout.push(b));
+  // Messages are handed to onMessage one after another as they are printed; a failing
+  // onMessage stops buf curl and fails the call.
+  let seen = 0;
+  let handled: Promise<void> = Promise.resolve();
+  let stopped = false;
+  let callbackError: unknown;
+  child.stdout.on("data", (b: Buffer) => {
+    stdout.push(b);
+    if (call.take === undefined && !call.onMessage) return;
+    const printed = parseJsonSequence(Buffer.concat(stdout).toString("utf8"));
+    for (; seen < printed.length; seen++) {
+      const index = seen;
+      const message = printed[index] as Record<string, unknown>;
+      handled = handled.then(async () => {
+        if (callbackError !== undefined) return;
+        try {
+          await call.onMessage?.(message, index);
+        } catch (err) {
+          callbackError = err;
+          stop();
+          return;
+        }
+        if (call.take !== undefined && index + 1 === call.take) stopped = stop();
+      });
+    }
+  });
   child.stderr.on("data", (b: Buffer) => stderr.push(b));
   child.stdin.end((call.messages ?? []).map((m) => JSON.stringify(m)).join("\n"));
   const exitCode = await new Promise<number>((resolve, reject) => {
     child.once("error", reject);
     child.once("close", (code, signal) => resolve(code ?? (signal ? -1 : 0)));
-  });
+  }).finally(() => clearTimeout(timer));
+  await handled;
+  if (callbackError !== undefined) throw callbackError;
   const err = Buffer.concat(stderr).toString("utf8");
   const log = err.split("\n").filter((line) => line.startsWith("buf: "));
   const rest = err
@@ -69,6 +122,7 @@ export async function bufCurl(call: BufCurlCall): Promise<BufCurlResult> {
   const out = Buffer.concat(stdout).toString("utf8");
   return {
     exitCode,
+    stopped,
     messages: parseJsonSequence(out),
     stdout: out,
     error: rest.startsWith("{") ? (JSON.parse(rest) as BufCurlResult["error"]) : undefined,
@@ -100,4 +154,51 @@ function parseJsonSequence(text: string): Record<string, unknown>[] {
     }
   }
   return values;
+}
+
+/** Asserts that every exchange of the command went over this HTTP version ("1.1" or "2"). */
+export function assertHttp(r: BufCurlResult, version: string): void {
+  assert.ok(r.httpVersions.length > 0, `no HTTP exchange in buf curl's log:\n${r.stderr}`);
+  assert.deepEqual(
+    [...new Set(r.httpVersions)],
+    [version],
+    `expected every exchange over HTTP/${version}, got ${r.httpVersions.join(", ")}`,
+  );
+}
+
+/**
+ * buf curl as an RpcClient: each call is one buf curl command with the protocol's flags, and
+ * must have gone over the protocol's HTTP version. A stream with `take` must still be running
+ * when that many messages are in, and is then stopped, which closes its connection.
+ */
+export function bufCurlClient(
+  baseUrl: string,
+  protocol: BufProtocol,
+  schema: "binpb" | "reflection",
+): RpcClient {
+  const run = async (procedure: string, request: Json, options: Partial<BufCurlCall> = {}) => {
+    const r = await bufCurl({ baseUrl, procedure, protocol, schema, messages: [request], ...options });
+    assertHttp(r, bufProtocols[protocol].http);
+    if (r.stopped) return r.messages;
+    if (r.error) throw new RpcFailure(r.error.code, r.error.message);
+    assert.equal(r.exitCode, 0, `buf curl failed:\n${r.stderr}`);
+    return r.messages;
+  };
+  return {
+    async unary(procedure, request) {
+      const messages = await run(procedure, request);
+      assert.equal(messages.length, 1, `${procedure} answered ${messages.length} messages`);
+      return messages[0] as Json;
+    },
+    async serverStream(procedure, request, { take, onMessage } = {}) {
+      const messages = await run(procedure, request, {
+        ...(take === undefined ? {} : { take }),
+        ...(onMessage ? { onMessage } : {}),
+      });
+      if (take !== undefined) {
+        assert.ok(messages.length >= take, `${procedure} ended after ${messages.length} of ${take} messages`);
+      }
+      return messages;
+    },
+  };
 }

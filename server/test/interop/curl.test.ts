@@ -1,11 +1,12 @@
 // Plain curl speaking the Connect protocol by hand over HTTP/1.1: unary JSON POST, the GET form
-// for side-effect-free methods, and gzip in both directions.
+// for side-effect-free methods (GetUser, GetOrder), and gzip in both directions.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
 import { curl } from "./curl.ts";
 import { matrixFor } from "./matrix.ts";
+import { type Order, procedures, unknownId } from "./order-cases.ts";
 
 let server: TestServer;
 before(async () => {
@@ -18,15 +19,28 @@ after(async () => {
 const { cell } = matrixFor("curl");
 const row = "curl · Connect JSON · HTTP/1.1";
 const label = "curl (Connect JSON, HTTP/1.1)";
-const url = (method: string) => `${server.url}/switchboard.v1.UserService/${method}`;
+/** A UserService method, or any "package.Service/Method". */
+const url = (method: string) =>
+  `${server.url}/${method.includes("/") ? method : `switchboard.v1.UserService/${method}`}`;
 const jsonPost = ["-X", "POST", "-H", "content-type: application/json", "-H", "connect-protocol-version: 1"];
+
+/** A Connect unary call as a JSON POST that must succeed; answers the response message. */
+async function post<T>(method: string, request: object): Promise<T> {
+  const res = await curl(url(method), jsonPost, JSON.stringify(request));
+  assert.equal(res.status, 200, res.body.toString());
+  return JSON.parse(res.body.toString()) as T;
+}
+
+/** The GET form of a Connect unary call, with the request as JSON in the query. */
+function get(method: string, request: object) {
+  const query = new URLSearchParams({ connect: "v1", encoding: "json", message: JSON.stringify(request) });
+  return curl(`${url(method)}?${query}`, ["-X", "GET"]);
+}
 
 type User = { id: string; email: string; version: string };
 
 async function createUser(email: string): Promise<User> {
-  const res = await curl(url("CreateUser"), jsonPost, JSON.stringify({ name: "Curl", email, age: 28 }));
-  assert.equal(res.status, 200, res.body.toString());
-  return (JSON.parse(res.body.toString()) as { user: User }).user;
+  return (await post<{ user: User }>("CreateUser", { name: "Curl", email, age: 28 })).user;
 }
 
 cell({ table: "clients", row, column: "unary" }, async () => {
@@ -53,22 +67,47 @@ cell({ table: "clients", row, column: "unary" }, async () => {
 
 cell({ table: "features", row: "Connect GET", column: label }, async () => {
   const created = await createUser("get@x.example");
-  const query = new URLSearchParams({
-    connect: "v1",
-    encoding: "json",
-    message: JSON.stringify({ id: created.id }),
-  });
-  const res = await curl(`${url("GetUser")}?${query}`, ["-X", "GET"]);
+  const res = await get("GetUser", { id: created.id });
   assert.equal(res.status, 200, res.body.toString());
   assert.equal(res.headers["content-type"], "application/json");
   assert.deepEqual(JSON.parse(res.body.toString()).user, created);
 
   // Only methods marked NO_SIDE_EFFECTS may be called with GET.
-  const post = await curl(
-    `${url("CreateUser")}?${new URLSearchParams({ connect: "v1", encoding: "json", message: "{}" })}`,
-    ["-X", "GET"],
-  );
-  assert.equal(post.status, 405, "CreateUser has side effects");
+  const sideEffects = await get("CreateUser", {});
+  assert.equal(sideEffects.status, 405, "CreateUser has side effects");
+});
+
+cell({ table: "rpcs", row, column: "GetOrder" }, async () => {
+  // GetOrder is NO_SIDE_EFFECTS: Connect GET with the request as JSON in the query.
+  const user = await createUser("get-order@x.example");
+  const { order } = await post<{ order: Order }>(procedures.CreateOrder, {
+    userId: user.id,
+    productId: "sku-7",
+    quantity: 3,
+    idempotencyKey: "curl-1",
+  });
+  const res = await get(procedures.GetOrder, { id: order.id });
+  assert.equal(res.status, 200, res.body.toString());
+  assert.equal(res.headers["content-type"], "application/json");
+  const got = JSON.parse(res.body.toString()).order as Order;
+  assert.deepEqual(got, order);
+  assert.partialDeepStrictEqual(got, {
+    userId: user.id,
+    productId: "sku-7",
+    quantity: 3,
+    status: "ORDER_STATUS_PENDING",
+    version: "1",
+  });
+
+  const missing = await get(procedures.GetOrder, { id: unknownId });
+  assert.equal(missing.status, 404);
+  assert.equal(JSON.parse(missing.body.toString()).code, "not_found");
+
+  // UpdateOrderStatus changes the order: no GET for it.
+  const update = await get(procedures.UpdateOrderStatus, { id: order.id, status: "ORDER_STATUS_PAID" });
+  assert.equal(update.status, 405, "UpdateOrderStatus has side effects");
+  const after = await get(procedures.GetOrder, { id: order.id });
+  assert.equal(JSON.parse(after.body.toString()).order.status, "ORDER_STATUS_PENDING");
 });
 
 cell({ table: "features", row: "gzip request", column: label }, async () => {

@@ -1,10 +1,13 @@
-// A @grpc/grpc-js client for UserService, built at run time from gen/switchboard.binpb through
+// @grpc/grpc-js clients, built at run time from gen/switchboard.binpb through
 // @grpc/proto-loader: no generated grpc-js code and no .proto files on disk (buf/validate is
-// not on disk anywhere, so loading user.proto by path could not resolve its imports).
+// not on disk anywhere, so loading user.proto by path could not resolve its imports). A typed
+// stub for UserService, and an RpcClient (rpc-client.ts) that calls any method by name.
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { descriptorSet } from "./paths.ts";
+import { camelKeys, type Json, type RpcClient, RpcFailure } from "./rpc-client.ts";
+import { codes } from "./wire.ts";
 
 const packageDefinition = loadFileDescriptorSetFromBuffer(readFileSync(descriptorSet), {
   longs: String,
@@ -130,12 +133,128 @@ export async function failure(promise: Promise<unknown>): Promise<grpc.ServiceEr
 }
 
 /** Reads a server stream to its end. */
-export function readAll<T>(stream: grpc.ClientReadableStream<T>): Promise<T[]> {
+export async function readAll<T>(stream: grpc.ClientReadableStream<T>): Promise<T[]> {
+  return (await readStream(stream)).messages;
+}
+
+/** grpc-js's view of one method: path, serializers and stream flags, from the descriptor set. */
+function methodDefinition(procedure: string): grpc.MethodDefinition<object, object> {
+  const [service = "", method = ""] = procedure.split("/");
+  const definition = (packageDefinition[service] as grpc.ServiceDefinition | undefined)?.[method];
+  if (!definition) throw new Error(`no method ${procedure} in ${descriptorSet}`);
+  return definition as grpc.MethodDefinition<object, object>;
+}
+
+/** A grpc-js error as an RpcFailure (grpc-js decodes grpc-message with decodeURI only). */
+function rpcFailureOf(err: grpc.ServiceError): RpcFailure {
+  let message = err.details;
+  try {
+    message = decodeURIComponent(message);
+  } catch {}
+  return new RpcFailure(codes[err.code] ?? "unknown", message);
+}
+
+export interface GrpcJsRpcClient extends RpcClient {
+  close(): void;
+}
+
+/**
+ * grpc-js as an RpcClient, on one channel. A stream read with `take` is cancelled with
+ * call.cancel() once enough messages are in, and must then end CANCELLED (not with a status
+ * the server sent first). `deadlineMs` gives every call that deadline.
+ */
+export function grpcJsRpcClient(url: string, options: { deadlineMs?: number } = {}): GrpcJsRpcClient {
+  const client = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure());
+  const callOptions = (): grpc.CallOptions => ({
+    deadline: options.deadlineMs ? Date.now() + options.deadlineMs : Infinity,
+  });
+  return {
+    close: () => client.close(),
+    unary(procedure, request) {
+      const m = methodDefinition(procedure);
+      return new Promise((resolve, reject) => {
+        client.makeUnaryRequest(
+          m.path,
+          m.requestSerialize,
+          m.responseDeserialize,
+          request,
+          new grpc.Metadata(),
+          callOptions(),
+          (err, res) => (err ? reject(rpcFailureOf(err)) : resolve(camelKeys<Json>(res))),
+        );
+      });
+    },
+    serverStream(procedure, request, streamOptions = {}) {
+      const m = methodDefinition(procedure);
+      const call = client.makeServerStreamRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        request,
+        new grpc.Metadata(),
+        callOptions(),
+      );
+      const { take, onMessage } = streamOptions;
+      return readStream(call, {
+        ...(take === undefined ? {} : { take }),
+        ...(onMessage ? { onMessage: (message: object, i: number) => onMessage(camelKeys(message), i) } : {}),
+      }).then(({ messages, status }) => {
+        if (status && status.code !== grpc.status.CANCELLED) {
+          throw new Error(`${procedure} ended with ${status.code} ${status.details} before it was cancelled`);
+        }
+        return messages.map((message) => camelKeys<Json>(message));
+      });
+    },
+  };
+}
+
+/**
+ * Reads a server stream to its end, or until `take` messages are in and then cancels it.
+ * `onMessage` runs for each message in turn while the stream goes on. Answers the messages and,
+ * for a cancelled stream, its final status (CANCELLED, unless the server ended it first).
+ */
+export function readStream<T>(
+  call: grpc.ClientReadableStream<T>,
+  { take, onMessage }: { take?: number; onMessage?: (message: T, index: number) => unknown } = {},
+): Promise<{ messages: T[]; status?: grpc.StatusObject }> {
+  const status = new Promise<grpc.StatusObject>((resolve) => call.on("status", resolve));
   return new Promise((resolve, reject) => {
-    const out: T[] = [];
-    stream.on("data", (m: T) => out.push(m));
-    stream.on("error", reject);
-    stream.on("end", () => resolve(out));
+    const messages: T[] = [];
+    let handled: Promise<unknown> = Promise.resolve();
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      call.cancel();
+      reject(err);
+    };
+    call.on("data", (message: T) => {
+      const index = messages.push(message) - 1;
+      handled = handled
+        .then(() => !settled && onMessage?.(message, index))
+        .then(async () => {
+          if (settled || take === undefined || index + 1 !== take) return;
+          settled = true;
+          call.cancel();
+          resolve({ messages, status: await status });
+        })
+        .catch(fail);
+    });
+    call.on("error", (err: grpc.ServiceError) => {
+      // The CANCELLED error of a stream cancelled here is reported as its status.
+      if (take !== undefined && messages.length >= take && err.code === grpc.status.CANCELLED) return;
+      void handled.then(() => fail(rpcFailureOf(err)));
+    });
+    call.on("end", () => {
+      void handled.then(() => {
+        if (take !== undefined)
+          fail(new Error(`the stream ended after ${messages.length} of ${take} messages`));
+        else if (!settled) {
+          settled = true;
+          resolve({ messages });
+        }
+      });
+    });
   });
 }
 

@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, type TestContext, test } from "node:test";
+import { orderRpcs } from "./order-cases.ts";
 import { repoRoot } from "./paths.ts";
 
 /** The test files that feed the matrix, in report order. */
@@ -25,6 +26,10 @@ const tables = {
   clients: {
     title: "Client × protocol × RPC kind",
     columns: ["unary", "server stream", "client stream", "bidi"],
+  },
+  rpcs: {
+    title: "Client × OrderService and NotificationService RPC",
+    columns: orderRpcs,
   },
   features: {
     title: "Client features",
@@ -45,10 +50,10 @@ export type Table = keyof typeof tables;
 /** Where a cell sits in the report. */
 export interface CellRef {
   table: Table;
-  /** clients: who talks and how ("buf curl · Connect · HTTP/1.1 · --schema"); features: the
-   * feature; errors: the case. */
+  /** clients and rpcs: who talks and how ("buf curl · Connect · HTTP/1.1 · --schema");
+   * features: the feature; errors: the case. */
   row: string;
-  /** clients: the RPC kind; features: the client; errors: the protocol. */
+  /** clients: the RPC kind; rpcs: the method; features: the client; errors: the protocol. */
   column: string;
 }
 

@@ -11,11 +11,7 @@ import {
   UpdateUserRequestSchema,
 } from "../../../gen/switchboard/v1/user_pb.js";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
-import {
-  invalidProtobufIsInternal,
-  missingGrpcAcceptEncoding,
-  unknownProcedureNotTrailersOnly,
-} from "./known-bugs.ts";
+import { missingGrpcAcceptEncoding } from "./known-bugs.ts";
 import { type CellOptions, matrixFor } from "./matrix.ts";
 import { lockUsersTable } from "./users-table.ts";
 import {
@@ -136,44 +132,34 @@ for (const [row, path] of [
   ["unknown method → UNIMPLEMENTED", `${users}/NoSuchMethod`],
 ] as const) {
   for (const protocol of allProtocols) {
-    errorCell(
-      row,
-      protocol,
-      async () => {
-        const { x, answer } = await call(protocol, { path, payload: "" });
-        assert.equal(answer.code, "unimplemented", answer.message);
-        if (protocol.startsWith("Connect")) {
-          // A JSON error body (whose code says unimplemented) or the HTTP status alone, where
-          // 404 maps to unimplemented; either way the content-type of a unary error is JSON.
-          assert.ok([404, 501].includes(x.status), `HTTP ${x.status}`);
-          if (x.body.length > 0) assert.equal(x.headers["content-type"], "application/json");
-        } else {
-          const type =
-            protocol === "gRPC" ? /^application\/grpc(\+proto)?$/ : /^application\/grpc-web(\+proto)?$/;
-          assert.match(x.headers["content-type"] ?? "", type);
-        }
-      },
-      { knownBug: protocol === "gRPC" ? unknownProcedureNotTrailersOnly : undefined },
-    );
+    errorCell(row, protocol, async () => {
+      const { x, answer } = await call(protocol, { path, payload: "" });
+      assert.equal(answer.code, "unimplemented", answer.message);
+      if (protocol.startsWith("Connect")) {
+        // A JSON error body (whose code says unimplemented) or the HTTP status alone, where
+        // 404 maps to unimplemented; either way the content-type of a unary error is JSON.
+        assert.ok([404, 501].includes(x.status), `HTTP ${x.status}`);
+        if (x.body.length > 0) assert.equal(x.headers["content-type"], "application/json");
+      } else {
+        const type =
+          protocol === "gRPC" ? /^application\/grpc(\+proto)?$/ : /^application\/grpc-web(\+proto)?$/;
+        assert.match(x.headers["content-type"] ?? "", type);
+      }
+    });
   }
 }
 
 // --- undecodable payloads -----------------------------------------------------------------
 for (const protocol of allProtocols) {
-  errorCell(
-    "invalid protobuf → INVALID_ARGUMENT",
-    protocol,
-    async () => {
-      // Design §3: never INTERNAL for a client's mistake (connect-go answers invalid_argument).
-      const { x, answer } = await call(protocol, {
-        path: pathFor(protocol, "CreateUser"),
-        payload: Buffer.from([0xff, 0xff, 0xff]),
-      });
-      assert.equal(answer.code, "invalid_argument", answer.message);
-      if (protocol === "Connect unary") assert.equal(x.status, 400);
-    },
-    { knownBug: invalidProtobufIsInternal },
-  );
+  errorCell("invalid protobuf → INVALID_ARGUMENT", protocol, async () => {
+    // Design §3: never INTERNAL for a client's mistake (connect-go answers invalid_argument).
+    const { x, answer } = await call(protocol, {
+      path: pathFor(protocol, "CreateUser"),
+      payload: Buffer.from([0xff, 0xff, 0xff]),
+    });
+    assert.equal(answer.code, "invalid_argument", answer.message);
+    if (protocol === "Connect unary") assert.equal(x.status, 400);
+  });
 }
 
 for (const protocol of allProtocols) {

@@ -1,21 +1,32 @@
 // Python grpcio (the C-core gRPC stack) against the running server. The client is
 // python/interop_client.py: it runs every case once and prints the outcomes as JSON; each cell
-// here asserts on its case.
+// here asserts on its case. The OrderService and NotificationService cases
+// (python/order_cases.py) are judged by the assertions every client shares (order-cases.ts).
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
-import { unknownProcedureNotTrailersOnly } from "./known-bugs.ts";
 import { type CellRef, matrixFor } from "./matrix.ts";
+import {
+  assertSubscriptionsBackTo,
+  checkOutcome,
+  liveRpcs,
+  type Order,
+  type OrderEvent,
+  orderRpcs,
+} from "./order-cases.ts";
 import { descriptorSet } from "./paths.ts";
 import { runPython } from "./python.ts";
+import { camelKeys, type Json } from "./rpc-client.ts";
 
-type Json = Record<string, unknown>;
 type Outcome = { ok: boolean; code?: string; details?: string } & Json;
 
 let server: TestServer;
 let outcomes: Record<string, Outcome>;
+/** Live streams the server held before the script ran: all it may hold once the script is done. */
+let subscriptionsBefore: number;
 before(async () => {
   server = await startTestServer();
+  subscriptionsBefore = server.ctx.bus.subscriptionCount();
   outcomes = (await runPython("interop_client.py", [
     new URL(server.url).host,
     descriptorSet,
@@ -75,6 +86,40 @@ caseCell({ table: "clients", row, column: "bidi" }, "bidi", (o) => {
   ]);
 });
 
+for (const rpc of orderRpcs) {
+  cell({ table: "rpcs", row, column: rpc }, async () => {
+    const o = outcomes[rpc];
+    assert.ok(o?.ok, `${rpc}: ${o?.code} ${o?.details}`);
+    checkOutcome(rpc, o);
+    // The script has cancelled its live streams: the server must have ended them all.
+    if (liveRpcs.includes(rpc)) await assertSubscriptionsBackTo(server, subscriptionsBefore);
+  });
+}
+
+caseCell({ table: "features", row: "cancel live stream", column: label }, "live_cancel", (o) => {
+  const { orderId, first, code, later, resumed } = camelKeys<{
+    orderId: string;
+    first: OrderEvent;
+    code: string;
+    later: Order;
+    resumed: OrderEvent[];
+  }>(o);
+  assert.equal(first.order.id, orderId);
+  assert.equal(code, "canceled");
+  // The order placed while nobody listened comes first when the client resumes.
+  assert.deepEqual(
+    resumed.map((e) => e.order.id),
+    [later.id],
+  );
+  assert.ok(Number(resumed[0]?.sequence) > Number(first.sequence));
+});
+
+caseCell({ table: "features", row: "live stream ends at deadline", column: label }, "live_deadline", (o) => {
+  assert.equal(o.code, "deadline_exceeded");
+  assert.deepEqual(o.seen, [o.order_id], "the replay came before the deadline");
+  assert.ok(Number(o.elapsed_ms) < 2000, `ended after ${o.elapsed_ms} ms`);
+});
+
 caseCell({ table: "features", row: "error details", column: label }, "error_details", (o) => {
   assert.equal(o.code, "INVALID_ARGUMENT");
   assert.deepEqual(o.status, { code: 3, message: o.details_text });
@@ -87,15 +132,16 @@ caseCell({ table: "features", row: "error details", column: label }, "error_deta
   ]);
 });
 
-cell(
-  { table: "features", row: "unknown method", column: label },
-  async () => {
-    const o = outcomes.unknown_method;
-    assert.equal(o?.code, "UNIMPLEMENTED", `${o?.code}: ${o?.details}`);
-  },
-  { knownBug: unknownProcedureNotTrailersOnly },
-);
+cell({ table: "features", row: "unknown method", column: label }, async () => {
+  const o = outcomes.unknown_method;
+  assert.equal(o?.code, "UNIMPLEMENTED", `${o?.code}: ${o?.details}`);
+});
 
 caseCell({ table: "features", row: "health", column: label }, "health", (o) => {
-  assert.deepEqual(o.status, { "(server)": "SERVING", "switchboard.v1.UserService": "SERVING" });
+  assert.deepEqual(o.status, {
+    "(server)": "SERVING",
+    "switchboard.v1.UserService": "SERVING",
+    "switchboard.v1.OrderService": "SERVING",
+    "switchboard.v1.NotificationService": "SERVING",
+  });
 });

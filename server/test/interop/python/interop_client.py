@@ -5,7 +5,8 @@ Usage: interop_client.py HOST:PORT DESCRIPTOR_SET TAG
 
 Message classes are built at run time from the descriptor set (gen/switchboard.binpb) with
 descriptor_pool + message_factory, and the calls go through grpcio's generic stubs
-(channel.unary_unary, unary_stream, stream_unary, stream_stream); nothing is generated.
+(channel.unary_unary, unary_stream, stream_unary, stream_stream); nothing is generated
+(grpc_support.py). The OrderService and NotificationService cases are in order_cases.py.
 TAG makes the emails of this run unique. Prints one JSON object: case name -> outcome, where an
 outcome is {"ok": true, ...} or {"ok": false, "code": "NOT_FOUND", "details": "..."}
 (code CLIENT_ERROR when the script itself failed).
@@ -15,57 +16,12 @@ import json
 import sys
 
 import grpc
-from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
+from google.protobuf import json_format
+
+import order_cases
+from grpc_support import UNKNOWN_ID, Client, as_dict, load_schema, outcome
 
 USERS = "switchboard.v1.UserService/"
-UNKNOWN_ID = "01890000-0000-7000-8000-000000000000"
-
-
-def load_messages(path):
-    """Message classes by full name, from a FileDescriptorSet (files in dependency order)."""
-    with open(path, "rb") as f:
-        fds = descriptor_pb2.FileDescriptorSet.FromString(f.read())
-    pool = descriptor_pool.DescriptorPool()
-    for file in fds.file:
-        pool.AddSerializedFile(file.SerializeToString())
-    names = [
-        f"{file.package}.{message.name}" for file in fds.file for message in file.message_type
-    ]
-    if hasattr(message_factory, "GetMessageClass"):  # protobuf >= 4.22
-        return {n: message_factory.GetMessageClass(pool.FindMessageTypeByName(n)) for n in names}
-    factory = message_factory.MessageFactory(pool)
-    return {n: factory.GetPrototype(pool.FindMessageTypeByName(n)) for n in names}
-
-
-class Client:
-    def __init__(self, channel, messages):
-        self.channel = channel
-        self.m = messages
-
-    def method(self, kind, path, request, response):
-        """A callable for one RPC: kind is unary_unary, unary_stream, stream_unary or stream_stream."""
-        factory = getattr(self.channel, kind)
-        return factory(
-            "/" + path,
-            request_serializer=self.m[request].SerializeToString,
-            response_deserializer=self.m[response].FromString,
-        )
-
-    def message(self, type_name, /, **fields):
-        return json_format.ParseDict(fields, self.m[type_name]())
-
-
-def as_dict(msg):
-    return json_format.MessageToDict(msg, preserving_proto_field_name=True)
-
-
-def outcome(fn):
-    try:
-        return {"ok": True, **fn()}
-    except grpc.RpcError as e:
-        return {"ok": False, "code": e.code().name, "details": e.details()}
-    except Exception as e:  # a broken case must not hide the others
-        return {"ok": False, "code": "CLIENT_ERROR", "details": repr(e)}
 
 
 def unary(c, tag):
@@ -154,7 +110,8 @@ def health(c, tag):
     check = c.method("unary_unary", "grpc.health.v1.Health/Check", "grpc.health.v1.HealthCheckRequest",
                      "grpc.health.v1.HealthCheckResponse")
     status = {}
-    for service in ["", "switchboard.v1.UserService"]:
+    for service in ["", "switchboard.v1.UserService", "switchboard.v1.OrderService",
+                    "switchboard.v1.NotificationService"]:
         response = check(c.message("grpc.health.v1.HealthCheckRequest", service=service), timeout=10)
         status[service or "(server)"] = json_format.MessageToDict(response)["status"]
     return {"status": status}
@@ -162,12 +119,17 @@ def health(c, tag):
 
 def main():
     address, descriptor_set, tag = sys.argv[1:4]
-    messages = load_messages(descriptor_set)
-    with grpc.insecure_channel(address) as channel:
+    schema = load_schema(descriptor_set)
+    # A second channel is the other client, which changes things while a live stream is open.
+    with grpc.insecure_channel(address) as channel, grpc.insecure_channel(address) as other_channel:
         grpc.channel_ready_future(channel).result(timeout=10)
-        c = Client(channel, messages)
+        c = Client(channel, schema)
+        other = Client(other_channel, schema)
         cases = [unary, server_stream, client_stream, bidi, error_details, unknown_method, health]
-        print(json.dumps({case.__name__: outcome(lambda: case(c, tag)) for case in cases}))
+        outcomes = {case.__name__: outcome(lambda: case(c, tag)) for case in cases}
+        for name, case in order_cases.CASES.items():
+            outcomes[name] = outcome(lambda: case(c, other, tag))
+        print(json.dumps(outcomes))
 
 
 if __name__ == "__main__":

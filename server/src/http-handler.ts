@@ -4,8 +4,10 @@ import type { AppContext } from "./context.ts";
 import { answerUnimplemented } from "./fallback.ts";
 import { deadlineInterceptor } from "./interceptors/deadline.ts";
 import { errorInterceptor } from "./interceptors/errors.ts";
+import { requestLogInterceptor } from "./interceptors/request-log.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { routes } from "./routes.ts";
+import { createStaticFiles, webDist } from "./static-files.ts";
 
 /** A request handler for node:http and node:http2 alike (connect-node's handler type). */
 export type HttpHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
@@ -22,9 +24,11 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
   const { config } = ctx;
   const rpc = connectNodeAdapter({
     routes: routes(ctx),
-    // Outermost first: map errors at the edge, then enforce the deadline, then validate.
+    // Outermost first: count the call, log it (seeing codes as mapped), map errors at the
+    // edge, then enforce the deadline, then validate.
     interceptors: [
       ctx.openCalls.interceptor,
+      requestLogInterceptor(ctx.logger),
       errorInterceptor(ctx.logger),
       deadlineInterceptor(),
       validationInterceptor(ctx.checkMessage),
@@ -36,6 +40,8 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     fallback: answerUnimplemented,
     contextValues: callContextValues,
   });
+  // The dashboard, when it has been built (npm start builds it).
+  const staticFiles = createStaticFiles(webDist);
   return (req, res) => {
     const path = req.url?.split("?")[0];
     if (req.method === "GET" && path === "/healthz") {
@@ -51,6 +57,7 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
       res.end(ok ? "ready\n" : "not ready\n");
       return;
     }
+    if (staticFiles?.(req, res)) return;
     rpc(req, res);
   };
 }

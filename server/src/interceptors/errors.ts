@@ -1,6 +1,7 @@
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { toConnectError } from "../db/errors.ts";
 import type { Logger } from "../logger.ts";
+import { callLogger } from "./request-log.ts";
 
 /**
  * The edge of the server: any error that is not already a ConnectError becomes one with the
@@ -8,22 +9,23 @@ import type { Logger } from "../logger.ts";
  * their cause here, never sent to the client.
  */
 export function errorInterceptor(logger: Logger): Interceptor {
-  const fail = (method: string, err: unknown): never => {
+  const fail = (method: string, err: unknown, log: Logger): never => {
     const ce = toConnectError(err);
     if (ce.code === Code.Internal || ce.code === Code.Unknown) {
-      logger.error({ err: ce.cause ?? err, method }, "call failed");
+      log.error({ err: ce.cause ?? err, method }, "call failed");
     } else if (ce.code === Code.Unavailable) {
-      logger.warn({ err: ce.cause ?? err, method }, "call failed: dependency unavailable");
+      log.warn({ err: ce.cause ?? err, method }, "call failed: dependency unavailable");
     }
     throw ce;
   };
   return (next) => async (req) => {
     const method = `${req.service.typeName}/${req.method.name}`;
+    const log = callLogger({ values: req.contextValues }, logger);
     let res: Awaited<ReturnType<typeof next>>;
     try {
       res = await next(req);
     } catch (err) {
-      return fail(method, err);
+      return fail(method, err, log);
     }
     if (!res.stream) return res;
     const source = res.message;
@@ -34,7 +36,7 @@ export function errorInterceptor(logger: Logger): Interceptor {
           yield* source;
         } catch (err) {
           if (err instanceof ConnectError && err.code !== Code.Internal) throw err;
-          fail(method, err);
+          fail(method, err, log);
         }
       })(),
     };

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { pino } from "pino";
 import { type Config, loadConfig } from "../../src/config.ts";
+import type { ContextOverrides } from "../../src/context.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
 import { createTestDatabase } from "./test-database.ts";
 
@@ -11,9 +12,13 @@ export interface TestServer extends RunningServer {
 
 /**
  * The real server on a free port with a database of its own (see createTestDatabase).
- * `env` takes the same variables as the process environment, e.g. { MAX_MESSAGE_BYTES: "2048" }.
+ * `env` takes the same variables as the process environment, e.g. { MAX_MESSAGE_BYTES: "2048" };
+ * `overrides` replaces parts of the context (e.g. a logger that writes to memory).
  */
-export async function startTestServer(env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  env: Record<string, string> = {},
+  overrides: ContextOverrides = {},
+): Promise<TestServer> {
   const database = await createTestDatabase();
   const config: Config = loadConfig({
     PORT: "0",
@@ -29,7 +34,7 @@ export async function startTestServer(env: Record<string, string> = {}): Promise
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
   let server: RunningServer;
   try {
-    server = await startServer(config, { logger });
+    server = await startServer(config, { logger, ...overrides });
   } catch (err) {
     await database.drop();
     throw err;

@@ -1,0 +1,72 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
+import { trace } from "@opentelemetry/api";
+import type { Logger } from "../logger.ts";
+import { codeName, observeCalls, protocolOf } from "./call-end.ts";
+
+/** The logger of the call in progress; undefined outside a call (or before this interceptor). */
+const callLoggerKey = createContextKey<Logger | undefined>(undefined);
+
+/**
+ * The logger for code running in a call: every line carries the call's request id and trace
+ * id. Falls back to `fallback` where no call logger was set (unit tests of a service).
+ */
+export function callLogger(ctx: Pick<HandlerContext, "values">, fallback: Logger): Logger {
+  return ctx.values.get(callLoggerKey) ?? fallback;
+}
+
+/** A request id a client may send and we may log: no spaces or control characters. */
+const acceptableRequestId = /^[\w.:/+=-]{1,128}$/;
+const traceparent = /^[\da-f]{2}-([\da-f]{32})-[\da-f]{16}-[\da-f]{2}$/;
+
+/**
+ * Gives each call a child logger with its request id (the client's x-request-id, else a
+ * fresh one, echoed back in x-request-id) and trace id (the server span's, else the incoming
+ * traceparent's, else a fresh one, so lines of one call can be found together even with
+ * tracing off), logs the request headers at debug (credentials redacted by the root logger's
+ * `redact`), and one line per completed call at info.
+ */
+export function requestLogInterceptor(logger: Logger): Interceptor {
+  return (next) => {
+    const observed = observeCalls((req) => {
+      const started = performance.now();
+      const log = req.contextValues.get(callLoggerKey) as Logger;
+      const method = `${req.service.typeName}/${req.method.name}`;
+      const protocol = protocolOf(req.header);
+      if (log.isLevelEnabled("debug")) {
+        const headers: Record<string, string> = {};
+        req.header.forEach((value, name) => {
+          headers[name] = value;
+        });
+        log.debug({ method, protocol, headers }, "call started");
+      }
+      return (err) => {
+        const code = codeName(err);
+        const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
+        log.info({ method, protocol, code, durationMs }, "call completed");
+      };
+    })(next);
+    return async (req) => {
+      const sent = req.header.get("x-request-id");
+      const requestId = sent && acceptableRequestId.test(sent) ? sent : randomUUID();
+      const log = logger.child({ requestId, traceId: traceIdOf(req.header) });
+      req.contextValues.set(callLoggerKey, log);
+      try {
+        const res = await observed(req);
+        res.header.set("x-request-id", requestId);
+        return res;
+      } catch (err) {
+        if (err instanceof ConnectError) err.metadata.set("x-request-id", requestId);
+        throw err;
+      }
+    };
+  };
+}
+
+function traceIdOf(header: Headers): string {
+  const span = trace.getActiveSpan()?.spanContext();
+  if (span && trace.isSpanContextValid(span)) return span.traceId;
+  const incoming = traceparent.exec(header.get("traceparent") ?? "")?.[1];
+  if (incoming && !/^0+$/.test(incoming)) return incoming;
+  return randomBytes(16).toString("hex");
+}

@@ -183,3 +183,19 @@ test("a consumer that stops taking live events gets RESOURCE_EXHAUSTED naming it
   });
   assert.equal(bus.subscriptionCount(), 0);
 });
+
+test("a cursor beyond the last sequence is OUT_OF_RANGE, not a silent wait", async () => {
+  const bus = createMemoryBus();
+  await write(bus, "future", "", "only");
+  const feed = followTopic({
+    db: database.db,
+    bus,
+    topic: "future",
+    after: 1000,
+    signal: new AbortController().signal,
+    maxBuffered: 10,
+    pollMs: 1000,
+  });
+  await assert.rejects(feed.next(), (err: unknown) => ConnectError.from(err).code === Code.OutOfRange);
+  assert.equal(bus.subscriptionCount(), 0);
+});

@@ -80,6 +80,14 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
         // Everything up to the head read here has committed (writers of a topic commit in
         // sequence order), so after the pages below the feed has accounted for all of it.
         const head = await headSequence(opts.db, opts.topic);
+        if (delivered > head) {
+          // A cursor from the future (another topic's, or a database that was reset) would
+          // make every real event look like a repeat: refuse it instead of losing them.
+          throw new ConnectError(
+            `after_sequence ${delivered} is beyond the last sequence ${head} of this stream`,
+            Code.OutOfRange,
+          );
+        }
         for (;;) {
           const page = await readEvents(opts.db, {
             topic: opts.topic,

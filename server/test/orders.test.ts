@@ -234,4 +234,15 @@ test("a status change notifies the order's user; SendNotification reaches subscr
     await code(notifications.sendNotification({ userId, title: "", body: "" })),
     /^InvalidArgument: title/,
   );
+  // Streams for a user that does not exist are NOT_FOUND, as the unary calls are, and a cursor
+  // from beyond the end is OUT_OF_RANGE rather than a stream that silently misses everything.
+  const first = async (stream: AsyncIterable<unknown>) => {
+    for await (const _ of stream) return;
+  };
+  assert.match(
+    await code(first(notifications.subscribeNotifications({ userId: randomUUID() }))),
+    /^NotFound/,
+  );
+  assert.match(await code(first(orders.streamOrders({ userId: randomUUID() }))), /^NotFound/);
+  assert.match(await code(first(orders.streamOrders({ userId, afterSequence: 1_000_000n }))), /^OutOfRange/);
 });

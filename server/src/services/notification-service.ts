@@ -1,6 +1,6 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { NotificationService } from "../../../gen/switchboard/v1/notification_pb.js";
-import { inTransaction } from "../db/deadline.ts";
+import { inTransaction, withDeadline } from "../db/deadline.ts";
 import { appendEvent } from "../stores/event-store.ts";
 import { insertNotification } from "../stores/notification-store.ts";
 import { getUser } from "../stores/user-store.ts";
@@ -30,6 +30,9 @@ export function createNotificationService(feeds: LiveFeeds): ServiceImpl<typeof 
     },
 
     async *subscribeNotifications(req, ctx) {
+      if (!(await withDeadline(db, ctx, (tx) => getUser(tx, req.userId)))) {
+        throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
+      }
       const feed = followForCall(feeds, ctx, notificationTopic(req.userId), Number(req.afterSequence));
       for await (const event of feed) yield { notification: decodeNotification(event) };
     },

@@ -6,6 +6,7 @@ import { canMove, statusName } from "../order-status.ts";
 import { appendEvent, type StoredEvent } from "../stores/event-store.ts";
 import { insertNotification } from "../stores/notification-store.ts";
 import * as store from "../stores/order-store.ts";
+import { getUser } from "../stores/user-store.ts";
 import { followForCall, type LiveFeeds } from "./live-feeds.ts";
 import { encodeNotification, notificationTopic } from "./notification-messages.ts";
 import { decodeOrderEvent, encodeOrderEvent, orderToMessage } from "./order-messages.ts";
@@ -122,6 +123,9 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
     },
 
     async *streamOrders(req, ctx: HandlerContext) {
+      if (req.userId !== undefined && !(await withDeadline(db, ctx, (tx) => getUser(tx, req.userId ?? "")))) {
+        throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
+      }
       for await (const event of followForCall(
         feeds,
         ctx,

@@ -77,6 +77,9 @@ export async function createAppContext(
   const health = await startHealthMonitor({
     // Looks up ping on every probe, so a test can make the database stop answering.
     probe: () => database.ping(),
+    // The bus is optional: without it writes still work and streams poll the table, so a
+    // Redis outage degrades the instance rather than taking it out of the balancer.
+    ...(bus.ping ? { optional: { events: () => bus.ping?.() ?? Promise.resolve() } } : {}),
     intervalMs: config.healthCheckIntervalMs,
     logger: logger.child({ subsystem: "health" }),
   });

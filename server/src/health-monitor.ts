@@ -14,7 +14,15 @@ export interface HealthMonitor {
   /** True once shutdown has begun: the status will not change again. */
   isShuttingDown(): boolean;
   /**
-   * Calls `listener` after every change of status and when shutdown begins. Returns the
+   * The optional dependencies (HealthMonitorOptions.optional) whose last probe failed: the
+   * instance still serves, with less (e.g. "events": live streams poll the table instead of
+   * hearing the bus). Empty when all is well.
+   */
+  degraded(): readonly string[];
+  /** The names of all optional dependencies, degraded or not. */
+  optional(): readonly string[];
+  /**
+   * Calls `listener` after every change of status or of degraded() and when shutdown begins. Returns the
    * unsubscribe function. Shutdown waits for subscribers to unsubscribe, so a subscriber
    * should do so once it has passed the final status on.
    */
@@ -36,6 +44,11 @@ export interface HealthMonitorOptions {
   intervalMs: number;
   /** How long one probe may take; defaults to the interval, at least one second. */
   timeoutMs?: number;
+  /**
+   * Dependencies the instance can do without, by name, probed alongside `probe` (same
+   * timeout). A failure never makes the instance NOT_SERVING: it shows in degraded().
+   */
+  optional?: Record<string, () => Promise<void>>;
   logger: Logger;
 }
 
@@ -48,6 +61,7 @@ export async function startHealthMonitor(opts: HealthMonitorOptions): Promise<He
   const timeoutMs = opts.timeoutMs ?? Math.max(intervalMs, 1000);
   const listeners = new Set<() => void>();
   let current: ServingStatus = "NOT_SERVING";
+  let degraded: readonly string[] = [];
   let shuttingDown = false;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
@@ -59,8 +73,25 @@ export async function startHealthMonitor(opts: HealthMonitorOptions): Promise<He
     for (const listener of [...listeners]) listener();
   };
 
+  const probeOptional = async (): Promise<string[]> => {
+    const failed: string[] = [];
+    await Promise.all(
+      Object.entries(opts.optional ?? {}).map(async ([name, probeOne]) => {
+        try {
+          await withTimeout(Promise.resolve().then(probeOne), timeoutMs);
+        } catch (err) {
+          failed.push(name);
+          if (!degraded.includes(name))
+            logger.warn({ err, dependency: name }, "health probe failed: degraded");
+        }
+      }),
+    );
+    return failed.sort();
+  };
+
   const check = async (): Promise<ServingStatus> => {
     let next: ServingStatus = "SERVING";
+    const optionalDone = probeOptional();
     try {
       // Through then(): a probe that throws instead of rejecting counts as a failure too.
       await withTimeout(Promise.resolve().then(probe), timeoutMs);
@@ -68,10 +99,18 @@ export async function startHealthMonitor(opts: HealthMonitorOptions): Promise<He
       next = "NOT_SERVING";
       if (current === "SERVING") logger.warn({ err }, "health probe failed: NOT_SERVING");
     }
+    const nextDegraded = await optionalDone;
     // A probe that settles after shutdown began must not bring the status back.
-    if (shuttingDown || next === current) return current;
+    if (shuttingDown) return current;
+    const degradedChanged = nextDegraded.join() !== degraded.join();
+    for (const name of degraded) {
+      if (!nextDegraded.includes(name))
+        logger.info({ dependency: name }, "health probe answered: no longer degraded");
+    }
+    degraded = nextDegraded;
+    if (next === current && !degradedChanged) return current;
+    if (next !== current && next === "SERVING") logger.info("health probe answered: SERVING");
     current = next;
-    if (next === "SERVING") logger.info("health probe answered: SERVING");
     notify();
     return current;
   };
@@ -89,6 +128,8 @@ export async function startHealthMonitor(opts: HealthMonitorOptions): Promise<He
   return {
     status: () => current,
     isShuttingDown: () => shuttingDown,
+    degraded: () => degraded,
+    optional: () => Object.keys(opts.optional ?? {}),
     subscribe(listener) {
       listeners.add(listener);
       return () => {

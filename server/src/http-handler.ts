@@ -54,7 +54,10 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
       const ok = opts.isAccepting() && ctx.health.status() === "SERVING";
       res.statusCode = ok ? 200 : 503;
       res.setHeader("content-type", "text/plain");
-      res.end(ok ? "ready\n" : "not ready\n");
+      // Degraded still serves (200); the body names what is missing, e.g. "degraded: events".
+      const degraded = ctx.health.degraded();
+      const body = degraded.length > 0 ? `ready, degraded: ${degraded.join(", ")}\n` : "ready\n";
+      res.end(ok ? body : "not ready\n");
       return;
     }
     if (staticFiles?.(req, res)) return;

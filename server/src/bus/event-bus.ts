@@ -13,6 +13,11 @@ export interface EventBus {
   subscribe(topic: string, listener: EventListener): () => void;
   /** Subscriptions open on this instance (all topics): a gauge, and a leak check in tests. */
   subscriptionCount(): number;
+  /**
+   * Resolves when the bus carries events between instances right now; rejects when it does
+   * not (streams then fall back to polling the table). Absent on a bus that cannot fail.
+   */
+  ping?(): Promise<void>;
   close(): Promise<void>;
 }
 

@@ -52,6 +52,12 @@ export async function createRedisBus(url: string, namespace: string, logger: Log
       };
     },
     subscriptionCount: () => listeners.count(),
+    async ping() {
+      // Both connections must be up: the publisher alone would hide a subscriber that is
+      // reconnecting (and deaf) behind a working PING.
+      if (sub.status !== "ready") throw new Error(`redis subscriber is ${sub.status}`);
+      await pub.ping();
+    },
     async close() {
       pub.disconnect();
       sub.disconnect();

@@ -19,15 +19,33 @@ export interface HealthServiceDeps {
 type Status = HealthCheckResponse["status"];
 
 /**
+ * Health names of the optional dependencies (HealthMonitorOptions.optional), beside the
+ * services: "switchboard.events" is the live-event bus. NOT_SERVING there means degraded, not
+ * down: "" and every service stay SERVING (writes work, streams poll the events table), so a
+ * balancer keeps the instance while a watcher of this name sees the outage and the recovery.
+ */
+export const componentName = (dependency: string) => `switchboard.${dependency}`;
+
+/**
  * grpc.health.v1.Health, for load balancers and orchestrators that speak gRPC. Every service
  * needs the database, so all of them share the monitor's one status: asking about a single
  * service tells the same truth as asking about the server.
  */
 export function createHealthService(deps: HealthServiceDeps): ServiceImpl<typeof Health> {
   const { monitor } = deps;
-  const isKnown = (service: string) => service === "" || deps.services().some((s) => s.typeName === service);
-  const current = (): Status =>
+  const isService = (service: string) =>
+    service === "" || deps.services().some((s) => s.typeName === service);
+  const component = (service: string) =>
+    monitor.optional().find((dependency) => componentName(dependency) === service);
+  const isKnown = (service: string) => isService(service) || component(service) !== undefined;
+  const serving = (): Status =>
     monitor.status() === "SERVING" ? ServingStatus.SERVING : ServingStatus.NOT_SERVING;
+  /** A service has the server's status; a component is NOT_SERVING while it is degraded too. */
+  const current = (service = ""): Status => {
+    const dependency = component(service);
+    if (dependency === undefined || serving() !== ServingStatus.SERVING) return serving();
+    return monitor.degraded().includes(dependency) ? ServingStatus.NOT_SERVING : ServingStatus.SERVING;
+  };
 
   /**
    * What a Watch reports. At shutdown even the watcher of an unknown service hears
@@ -35,13 +53,13 @@ export function createHealthService(deps: HealthServiceDeps): ServiceImpl<typeof
    */
   const watched = (service: string): Status => {
     if (monitor.isShuttingDown()) return ServingStatus.NOT_SERVING;
-    return isKnown(service) ? current() : ServingStatus.SERVICE_UNKNOWN;
+    return isKnown(service) ? current(service) : ServingStatus.SERVICE_UNKNOWN;
   };
 
   return {
     check(req) {
       if (!isKnown(req.service)) throw new ConnectError(`unknown service ${req.service}`, Code.NotFound);
-      return { status: current() };
+      return { status: current(req.service) };
     },
 
     async *watch(req, ctx) {
@@ -77,6 +95,9 @@ export function createHealthService(deps: HealthServiceDeps): ServiceImpl<typeof
       const status = current();
       const statuses: Record<string, { status: Status }> = { "": { status } };
       for (const service of deps.services()) statuses[service.typeName] = { status };
+      for (const dependency of monitor.optional()) {
+        statuses[componentName(dependency)] = { status: current(componentName(dependency)) };
+      }
       return { statuses };
     },
   };

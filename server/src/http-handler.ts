@@ -4,6 +4,7 @@ import type { AppContext } from "./context.ts";
 import { answerUnimplemented } from "./fallback.ts";
 import { deadlineInterceptor } from "./interceptors/deadline.ts";
 import { errorInterceptor } from "./interceptors/errors.ts";
+import { shutdownInterceptor } from "./interceptors/shutdown.ts";
 import { requestLogInterceptor } from "./interceptors/request-log.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { routes } from "./routes.ts";
@@ -13,7 +14,7 @@ import { createStaticFiles, webDist } from "./static-files.ts";
 export type HttpHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 
 export interface HttpHandlerOptions {
-  /** Aborted when the server begins to shut down; open calls see it on their signal. */
+  /** Aborted when the server begins to shut down: streams end, unary calls finish (shutdown.ts). */
   shutdownSignal: AbortSignal;
   /** True while the server takes new work; false once shutdown has begun. */
   isAccepting: () => boolean;
@@ -30,13 +31,13 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
       ctx.openCalls.interceptor,
       requestLogInterceptor(ctx.logger),
       errorInterceptor(ctx.logger),
+      shutdownInterceptor(opts.shutdownSignal),
       deadlineInterceptor(),
       validationInterceptor(ctx.checkMessage),
     ],
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     ...(config.maxDeadlineMs > 0 ? { maxTimeoutMs: config.maxDeadlineMs } : {}),
-    shutdownSignal: opts.shutdownSignal,
     fallback: answerUnimplemented,
     contextValues: callContextValues,
   });

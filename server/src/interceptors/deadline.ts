@@ -49,7 +49,7 @@ export function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise
  * stopped reading may never settle, and the source's resources (database pages, bus
  * subscriptions) must not wait for it.
  */
-async function* raceIterable<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
+export async function* raceIterable<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncGenerator<T> {
   const it = source[Symbol.asyncIterator]();
   let done = false;
   const close = () => {

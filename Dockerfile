@@ -1,0 +1,13 @@
+# The Switchboard server, dashboard included. Node runs the TypeScript directly.
+FROM node:24-slim
+WORKDIR /app
+COPY package.json package-lock.json ./
+COPY scripts ./scripts
+RUN npm ci --no-audit --no-fund
+COPY . .
+RUN npm run build --if-present
+ENV PORT=8080 NODE_ENV=production
+EXPOSE 8080
+# SIGTERM starts a graceful drain (DRAIN_TIMEOUT_MS); give it time before SIGKILL.
+STOPSIGNAL SIGTERM
+CMD ["node", "server/src/main.ts"]

@@ -111,9 +111,17 @@ test("Redis down for 6 s under orders and chat: writes succeed, streams lose not
   ]);
   const eventsWatch = watchHealth(a.url, "switchboard.events", stop.signal);
   const serverWatch = watchHealth(a.url, "", stop.signal);
-  await eventually("both watches answered", () => eventsWatch.length > 0 && serverWatch.length > 0);
-  assert.equal(eventsWatch[0]?.status, S.SERVING);
-  assert.equal(await readyz(a.url), "200 ready");
+  // Under load the instances may still be settling (the bus's first PING): wait for a clean start.
+  await eventually(
+    "both watches answered SERVING",
+    () => eventsWatch.at(-1)?.status === S.SERVING && serverWatch.at(-1)?.status === S.SERVING,
+    15_000,
+  );
+  const settled = eventsWatch.length - 1;
+  for (let i = 0; (await readyz(a.url)) !== "200 ready"; i++) {
+    if (i > 100) assert.fail("instance A never became plainly ready");
+    await sleep(50);
+  }
   await sleep(200); // let the stream subscriptions reach Redis
 
   let n = 0;
@@ -192,12 +200,13 @@ test("Redis down for 6 s under orders and chat: writes succeed, streams lose not
   assert.equal(readyAfter, "200 ready");
   assert.ok(degradedSeenAt !== undefined, "Watch(switchboard.events) reported NOT_SERVING during the outage");
   assert.deepEqual(
-    eventsWatch.map((s) => S[s.status]),
+    eventsWatch.slice(settled).map((s) => S[s.status]),
     ["SERVING", "NOT_SERVING", "SERVING"],
   );
   // The instance as a whole never left SERVING: it kept taking writes.
-  assert.deepEqual(
-    serverWatch.map((s) => S[s.status]),
-    ["SERVING"],
+  assert.deepEqual(serverWatch.map((s) => S[s.status]).slice(-1), ["SERVING"]);
+  assert.ok(
+    serverWatch.every((s) => s.status === S.SERVING),
+    "the instance as a whole stayed SERVING through the outage",
   );
 });

@@ -1,0 +1,373 @@
+import { type ComponentProps, type FormEvent, useCallback, useEffect, useId, useState } from "react";
+import type { User } from "../../../gen/switchboard/v1/user_pb.js";
+import { useActingUser } from "../acting-user.tsx";
+import { useApi } from "../api.tsx";
+import { ConfirmDialog } from "../components/confirm-dialog.tsx";
+import { type Column, VirtualTable } from "../components/virtual-table.tsx";
+import { describeError, type FormErrors, formErrors } from "../errors.ts";
+import { count, formatDateTime } from "../format.ts";
+import { rememberUser } from "../user-names.ts";
+
+/** Rows per database round trip on the server; the browser receives one message per user. */
+const pageSize = 1000;
+/** How often streamed users are handed to React while a large list arrives. */
+const batchMs = 50;
+
+/**
+ * Every user matching `query`, read through the ListUsers stream and rendered in batches, so
+ * the first rows show at once and 10,000 users arrive without freezing the page.
+ */
+function useUserList(query: string) {
+  const api = useApi();
+  const [users, setUsers] = useState<User[]>([]);
+  const [loading, setLoading] = useState(true);
+  const [error, setError] = useState<string>();
+
+  useEffect(() => {
+    const controller = new AbortController();
+    let batch: User[] = [];
+    let first = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const flush = () => {
+      timer = undefined;
+      const arrived = batch;
+      batch = [];
+      if (first) {
+        first = false;
+        setUsers(arrived);
+        return;
+      }
+      // Users created or deleted on this page meanwhile stay as they are.
+      setUsers((prev) => {
+        const known = new Set(prev.map((u) => u.id));
+        return prev.concat(arrived.filter((u) => !known.has(u.id)));
+      });
+    };
+    setLoading(true);
+    setError(undefined);
+    void (async () => {
+      try {
+        const request = query ? { pageSize, query } : { pageSize };
+        for await (const res of api.users.listUsers(request, { signal: controller.signal })) {
+          if (res.user) batch.push(res.user);
+          timer ??= setTimeout(flush, batchMs);
+        }
+        clearTimeout(timer);
+        flush();
+        setLoading(false);
+      } catch (err) {
+        if (controller.signal.aborted) return;
+        clearTimeout(timer);
+        flush();
+        setError(describeError(err));
+        setLoading(false);
+      }
+    })();
+    return () => {
+      controller.abort();
+      clearTimeout(timer);
+    };
+  }, [api, query]);
+
+  return { users, setUsers, loading, error };
+}
+
+function matches(user: User, query: string): boolean {
+  const q = query.toLowerCase();
+  return user.name.toLowerCase().includes(q) || user.email.toLowerCase().includes(q);
+}
+
+function initials(name: string): string {
+  return name
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, 2)
+    .map((part) => part[0]?.toUpperCase())
+    .join("");
+}
+
+export function UsersPage() {
+  const api = useApi();
+  const acting = useActingUser();
+  const [search, setSearch] = useState("");
+  const [debounced, setDebounced] = useState("");
+  useEffect(() => {
+    const timer = setTimeout(() => setDebounced(search.trim()), 200);
+    return () => clearTimeout(timer);
+  }, [search]);
+  const { users, setUsers, loading, error } = useUserList(debounced);
+  const [editing, setEditing] = useState<User | null>(null);
+  const [deleting, setDeleting] = useState<User | null>(null);
+  const [deleteBusy, setDeleteBusy] = useState(false);
+  const [notice, setNotice] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [highlight, setHighlight] = useState<string>();
+
+  const saved = useCallback(
+    (user: User, created: boolean) => {
+      rememberUser(api, user);
+      setUsers((prev) => {
+        const at = prev.findIndex((u) => u.id === user.id);
+        if (at >= 0) return prev.map((u) => (u.id === user.id ? user : u));
+        return !debounced || matches(user, debounced) ? [...prev, user] : prev;
+      });
+      setHighlight(user.id);
+      setEditing(null);
+      setNotice({ kind: "ok", text: created ? `Created ${user.name}.` : `Saved ${user.name}.` });
+      if (acting.user?.id === user.id) acting.setUser({ id: user.id, name: user.name, email: user.email });
+    },
+    [api, acting, debounced, setUsers],
+  );
+
+  const confirmDelete = async () => {
+    if (!deleting) return;
+    setDeleteBusy(true);
+    try {
+      await api.users.deleteUser({ id: deleting.id });
+      setUsers((prev) => prev.filter((u) => u.id !== deleting.id));
+      if (editing?.id === deleting.id) setEditing(null);
+      if (acting.user?.id === deleting.id) acting.setUser(null);
+      setNotice({ kind: "ok", text: `Deleted ${deleting.name}.` });
+    } catch (err) {
+      setNotice({ kind: "error", text: `Could not delete ${deleting.name}: ${describeError(err)}` });
+    } finally {
+      setDeleteBusy(false);
+      setDeleting(null);
+    }
+  };
+
+  const columns: Column<User>[] = [
+    {
+      header: "Name",
+      width: "minmax(0, 1.6fr)",
+      render: (u) => (
+        <span className="person">
+          <span className="avatar" aria-hidden="true">
+            {initials(u.name)}
+          </span>
+          <span className="truncate">{u.name}</span>
+        </span>
+      ),
+    },
+    {
+      header: "Email",
+      width: "minmax(0, 2fr)",
+      render: (u) => <span className="truncate muted">{u.email}</span>,
+    },
+    { header: "Age", width: "64px", align: "end", render: (u) => u.age },
+    {
+      header: "Created",
+      width: "128px",
+      render: (u) => <span className="muted">{formatDateTime(u.createTime)}</span>,
+    },
+    {
+      header: "Actions",
+      width: "148px",
+      align: "end",
+      render: (u) => (
+        <span className="row-actions">
+          <button
+            type="button"
+            className="button button-small"
+            aria-label={`Edit ${u.name}`}
+            onClick={() => setEditing(u)}
+          >
+            Edit
+          </button>
+          <button
+            type="button"
+            className="button button-small button-quiet-danger"
+            aria-label={`Delete ${u.name}`}
+            onClick={() => setDeleting(u)}
+          >
+            Delete
+          </button>
+        </span>
+      ),
+    },
+  ];
+
+  return (
+    <div className="page">
+      <header className="page-header">
+        <div>
+          <h1>Users</h1>
+          <p className="page-subtitle">Create, edit and find the people who place orders and chat.</p>
+        </div>
+      </header>
+      <div className="split">
+        <section className="card card-fill" aria-labelledby="users-list-title">
+          <div className="card-toolbar">
+            <h2 id="users-list-title">Directory</h2>
+            <input
+              type="search"
+              className="search"
+              aria-label="Search users"
+              placeholder="Search by name or email"
+              value={search}
+              onChange={(e) => setSearch(e.target.value)}
+            />
+            <span className="count" aria-live="polite">
+              {loading
+                ? "Loading…"
+                : `${count.format(users.length)} ${users.length === 1 ? "user" : "users"}`}
+            </span>
+          </div>
+          {error && (
+            <p role="alert" className="alert">
+              {error}
+            </p>
+          )}
+          <VirtualTable
+            label="Users"
+            rows={users}
+            columns={columns}
+            rowKey={userKey}
+            highlight={highlight}
+            empty={
+              loading
+                ? "Loading users…"
+                : debounced
+                  ? `No users match “${debounced}”.`
+                  : "No users yet: create the first one."
+            }
+          />
+        </section>
+        <aside className="card form-card" aria-labelledby="user-form-title">
+          <UserForm
+            key={editing?.id ?? "new"}
+            editing={editing}
+            onSaved={saved}
+            onCancel={() => setEditing(null)}
+          />
+          {notice && (
+            <p role={notice.kind === "error" ? "alert" : "status"} className={`notice notice-${notice.kind}`}>
+              {notice.text}
+            </p>
+          )}
+        </aside>
+      </div>
+      <ConfirmDialog
+        title="Delete user"
+        open={deleting !== null}
+        confirmLabel="Delete"
+        busy={deleteBusy}
+        onConfirm={confirmDelete}
+        onCancel={() => setDeleting(null)}
+      >
+        <p>
+          Delete <strong>{deleting?.name}</strong> ({deleting?.email})? This cannot be undone.
+        </p>
+      </ConfirmDialog>
+    </div>
+  );
+}
+
+const userKey = (u: User) => u.id;
+
+interface UserFormProps {
+  editing: User | null;
+  onSaved(user: User, created: boolean): void;
+  onCancel(): void;
+}
+
+/** Create, or edit with an update mask of the changed fields and the version it was read at. */
+function UserForm({ editing, onSaved, onCancel }: UserFormProps) {
+  const api = useApi();
+  const id = useId();
+  const [name, setName] = useState(editing?.name ?? "");
+  const [email, setEmail] = useState(editing?.email ?? "");
+  const [age, setAge] = useState(editing ? String(editing.age) : "");
+  const [errors, setErrors] = useState<FormErrors>({ fields: {} });
+  const [busy, setBusy] = useState(false);
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    setBusy(true);
+    setErrors({ fields: {} });
+    const values = { name: name.trim(), email: email.trim(), age: Number.parseInt(age, 10) || 0 };
+    try {
+      if (editing) {
+        const paths = (["name", "email", "age"] as const).filter((f) => values[f] !== editing[f]);
+        if (paths.length === 0) {
+          onCancel();
+          return;
+        }
+        const res = await api.users.updateUser({
+          user: { id: editing.id, ...values },
+          updateMask: { paths },
+          expectedVersion: editing.version,
+        });
+        if (res.user) onSaved(res.user, false);
+      } else {
+        const res = await api.users.createUser(values);
+        if (res.user) {
+          onSaved(res.user, true);
+          setName("");
+          setEmail("");
+          setAge("");
+        }
+      }
+    } catch (err) {
+      setErrors(formErrors(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  const field = (key: "name" | "email" | "age", label: string, input: ComponentProps<"input">) => {
+    const error = errors.fields[key];
+    return (
+      <div className="field">
+        <label htmlFor={`${id}-${key}`}>{label}</label>
+        <input
+          id={`${id}-${key}`}
+          name={key}
+          aria-invalid={error ? true : undefined}
+          aria-describedby={error ? `${id}-${key}-error` : undefined}
+          {...input}
+        />
+        {error && (
+          <p id={`${id}-${key}-error`} className="field-error">
+            {error}
+          </p>
+        )}
+      </div>
+    );
+  };
+
+  return (
+    <form noValidate onSubmit={submit} aria-labelledby={`${id}-title`}>
+      <h2 id={`${id}-title`}>{editing ? `Edit ${editing.name}` : "New user"}</h2>
+      {field("name", "Name", { value: name, onChange: (e) => setName(e.target.value), autoComplete: "off" })}
+      {field("email", "Email", {
+        type: "email",
+        value: email,
+        onChange: (e) => setEmail(e.target.value),
+        autoComplete: "off",
+      })}
+      {field("age", "Age", {
+        type: "number",
+        inputMode: "numeric",
+        min: 1,
+        max: 150,
+        value: age,
+        onChange: (e) => setAge(e.target.value),
+      })}
+      {errors.form && (
+        <p role="alert" className="alert">
+          {errors.form}
+        </p>
+      )}
+      <div className="form-actions">
+        {editing && (
+          <button type="button" className="button" onClick={onCancel}>
+            Cancel
+          </button>
+        )}
+        <button type="submit" className="button button-primary" disabled={busy}>
+          {editing ? "Save changes" : "Create user"}
+        </button>
+      </div>
+    </form>
+  );
+}

@@ -1,7 +1,7 @@
 // buf curl against the running server: every RPC kind over Connect (HTTP/1.1 and h2c), gRPC
 // (h2c) and gRPC-Web (HTTP/1.1), with the schema from gen/switchboard.binpb and then from the
-// server's own reflection service, and every OrderService and NotificationService RPC the same
-// ways (order-cases.ts). Each cell also checks, from buf curl's verbose log, that the call
+// server's own reflection service, and every OrderService, NotificationService (order-cases.ts)
+// and ChatService RPC (chat-cases.ts) the same ways. Each cell also checks, from buf curl's verbose log, that the call
 // really went over the HTTP version its row names. buf curl reads a live stream until it is
 // stopped: the cases stop it after the messages they expect, or it is given a --timeout.
 import assert from "node:assert/strict";
@@ -15,6 +15,8 @@ import {
   bufCurlClient,
   bufProtocols,
 } from "./buf-curl.ts";
+import { chatCells, chatProcedures, chatRpcs } from "./chat-cases.ts";
+import { chatHalfCloseDropsMessages } from "./known-bugs.ts";
 import { matrixFor } from "./matrix.ts";
 import {
   assertSubscriptionsBackTo,
@@ -57,6 +59,7 @@ function rpcCells(schema: "binpb" | "reflection"): void {
       const cells = [
         ...["unary", "server stream", "client stream", "bidi"].map(ref),
         ...orderRpcs.map((column) => ({ table: "rpcs" as const, row, column })),
+        ...chatRpcs.map((column) => ({ table: "chat" as const, row, column })),
       ];
       for (const at of cells) {
         notApplicable(at, "buf curl needs HTTP/2 for reflection and then runs the call on h2c", async () => {
@@ -72,6 +75,34 @@ function rpcCells(schema: "binpb" | "reflection"): void {
       const client = bufCurlClient(server.url, protocol, schema);
       return { server, clients: { client, other: client } };
     });
+
+    // ChatService: SendMessage and Subscribe on every row. Chat over h2c, with the requests
+    // fed from stdin (a join, two posts) and stdin closed at once: the server must still answer
+    // both posts before it ends the stream.
+    const chatClients = () => {
+      const client = bufCurlClient(server.url, protocol, schema);
+      return { server, clients: { client, other: client } };
+    };
+    chatCells(cell, row, tag, chatClients, http === "1.1" ? ["SendMessage", "Subscribe"] : chatRpcs, {
+      Chat: { knownBug: chatHalfCloseDropsMessages },
+    });
+    if (http === "1.1") {
+      notApplicable(
+        { table: "chat", row, column: "Chat" },
+        "HTTP/1.1 is half duplex; buf curl switches bidi calls to h2c",
+        async () => {
+          const r = await bufCurl({
+            baseUrl: server.url,
+            procedure: "switchboard.v1.ChatService/Chat",
+            protocol,
+            schema,
+            messages: [{ room: `h1-${tag}`, user_id: unknownId, content: "" }],
+          });
+          succeeded(r);
+          assertHttp(r, "2");
+        },
+      );
+    }
 
     cell(ref("unary"), async () => {
       const email = `ada@${tag}.example`;
@@ -173,6 +204,7 @@ for (const reflectProtocol of ["grpc-v1", "grpc-v1alpha"]) {
           (m) => `${service}/${m}`,
         ),
         ...Object.values(procedures),
+        ...Object.values(chatProcedures),
       ];
       for (const m of expected) assert.ok(methods.includes(m), `${m} missing from ${methods.join(", ")}`);
     },

@@ -168,7 +168,8 @@ export function assertHttp(r: BufCurlResult, version: string): void {
 
 /**
  * buf curl as an RpcClient: each call is one buf curl command with the protocol's flags, and
- * must have gone over the protocol's HTTP version. A stream with `take` must still be running
+ * must have gone over the protocol's HTTP version (a bidi call on an HTTP/1.1 row cannot: buf
+ * curl switches it to h2c). A stream with `take` must still be running
  * when that many messages are in, and is then stopped, which closes its connection.
  */
 export function bufCurlClient(
@@ -176,8 +177,8 @@ export function bufCurlClient(
   protocol: BufProtocol,
   schema: "binpb" | "reflection",
 ): RpcClient {
-  const run = async (procedure: string, request: Json, options: Partial<BufCurlCall> = {}) => {
-    const r = await bufCurl({ baseUrl, procedure, protocol, schema, messages: [request], ...options });
+  const run = async (procedure: string, requests: Json[], options: Partial<BufCurlCall> = {}) => {
+    const r = await bufCurl({ baseUrl, procedure, protocol, schema, messages: requests, ...options });
     assertHttp(r, bufProtocols[protocol].http);
     if (r.stopped) return r.messages;
     if (r.error) throw new RpcFailure(r.error.code, r.error.message);
@@ -186,12 +187,12 @@ export function bufCurlClient(
   };
   return {
     async unary(procedure, request) {
-      const messages = await run(procedure, request);
+      const messages = await run(procedure, [request]);
       assert.equal(messages.length, 1, `${procedure} answered ${messages.length} messages`);
       return messages[0] as Json;
     },
     async serverStream(procedure, request, { take, onMessage } = {}) {
-      const messages = await run(procedure, request, {
+      const messages = await run(procedure, [request], {
         ...(take === undefined ? {} : { take }),
         ...(onMessage ? { onMessage } : {}),
       });
@@ -199,6 +200,11 @@ export function bufCurlClient(
         assert.ok(messages.length >= take, `${procedure} ended after ${messages.length} of ${take} messages`);
       }
       return messages;
+    },
+    // All requests go to stdin at once and stdin closes: buf curl sends them and half-closes
+    // without waiting for any answer (awaitReplies does not apply).
+    bidiStream(procedure, requests) {
+      return run(procedure, requests);
     },
   };
 }

@@ -1,10 +1,12 @@
-// Plain curl speaking the Connect protocol by hand over HTTP/1.1: unary JSON POST, the GET form
-// for side-effect-free methods (GetUser, GetOrder), and gzip in both directions.
+// Plain curl speaking the Connect protocol by hand over HTTP/1.1: unary JSON POST (UserService,
+// and ChatService's SendMessage through the shared chat case), the GET form for side-effect-free
+// methods (GetUser, GetOrder), and gzip in both directions.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
-import { curl } from "./curl.ts";
+import { runChatCase } from "./chat-cases.ts";
+import { curl, curlRpcClient } from "./curl.ts";
 import { matrixFor } from "./matrix.ts";
 import { type Order, procedures, unknownId } from "./order-cases.ts";
 
@@ -108,6 +110,12 @@ cell({ table: "rpcs", row, column: "GetOrder" }, async () => {
   assert.equal(update.status, 405, "UpdateOrderStatus has side effects");
   const after = await get(procedures.GetOrder, { id: order.id });
   assert.equal(JSON.parse(after.body.toString()).order.status, "ORDER_STATUS_PENDING");
+});
+
+cell({ table: "chat", row, column: "SendMessage" }, async () => {
+  // The case every client runs (chat-cases.ts), each call a JSON POST.
+  const client = curlRpcClient(server.url);
+  await runChatCase("SendMessage", { client, other: client }, "curl");
 });
 
 cell({ table: "features", row: "gzip request", column: label }, async () => {

@@ -1,5 +1,6 @@
 // Runs plain curl over HTTP/1.1 and splits its output into status, headers and body.
 import { spawn } from "node:child_process";
+import { type Json, type RpcClient, RpcFailure } from "./rpc-client.ts";
 
 export interface CurlResponse {
   status: number;
@@ -44,4 +45,27 @@ export async function curl(url: string, args: string[], body?: Buffer | string):
     headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   return { status: Number(statusLine.split(" ")[1]), headers, body: raw.subarray(end + 4) };
+}
+
+/**
+ * curl as an RpcClient for unary calls only: a Connect JSON POST over HTTP/1.1. An error is
+ * the Connect error body ({ code, message }) with a non-200 status.
+ */
+export function curlRpcClient(baseUrl: string): RpcClient {
+  const unsupported = (kind: string) => () =>
+    Promise.reject(new Error(`curl speaks unary Connect JSON here, not ${kind}`));
+  return {
+    async unary(procedure, request) {
+      const res = await curl(
+        `${baseUrl}/${procedure}`,
+        ["-X", "POST", "-H", "content-type: application/json", "-H", "connect-protocol-version: 1"],
+        JSON.stringify(request),
+      );
+      const body = JSON.parse(res.body.toString()) as Json;
+      if (res.status !== 200) throw new RpcFailure(String(body.code), String(body.message ?? ""));
+      return body;
+    },
+    serverStream: unsupported("server streams"),
+    bidiStream: unsupported("bidi streams"),
+  };
 }

@@ -161,7 +161,8 @@ export interface GrpcJsRpcClient extends RpcClient {
 /**
  * grpc-js as an RpcClient, on one channel. A stream read with `take` is cancelled with
  * call.cancel() once enough messages are in, and must then end CANCELLED (not with a status
- * the server sent first). `deadlineMs` gives every call that deadline.
+ * the server sent first). A bidi call writes in lockstep when told to (full duplex), then
+ * half-closes and must end OK. `deadlineMs` gives every call that deadline.
  */
 export function grpcJsRpcClient(url: string, options: { deadlineMs?: number } = {}): GrpcJsRpcClient {
   const client = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure());
@@ -203,6 +204,70 @@ export function grpcJsRpcClient(url: string, options: { deadlineMs?: number } = 
           throw new Error(`${procedure} ended with ${status.code} ${status.details} before it was cancelled`);
         }
         return messages.map((message) => camelKeys<Json>(message));
+      });
+    },
+    bidiStream(procedure, requests, { awaitReplies } = {}) {
+      const m = methodDefinition(procedure);
+      const call = client.makeBidiStreamRequest(
+        m.path,
+        m.requestSerialize,
+        m.responseDeserialize,
+        new grpc.Metadata(),
+        callOptions(),
+      );
+      return new Promise<Json[]>((resolve, reject) => {
+        const messages: Json[] = [];
+        /** Resolved once `count` messages are in (or the call is over). */
+        let waiting: { count: number; wake: () => void } | undefined;
+        let over = false;
+        const repliesIn = (count: number) =>
+          over || messages.length >= count
+            ? Promise.resolve()
+            : new Promise<void>((wake) => {
+                // A reply that never comes fails the call, rather than the cell's timeout.
+                const timer = setTimeout(() => {
+                  over = true;
+                  call.cancel();
+                  reject(new Error(`${procedure}: ${messages.length} of ${count} replies after 5 s`));
+                }, 5000);
+                waiting = {
+                  count,
+                  wake: () => {
+                    clearTimeout(timer);
+                    wake();
+                  },
+                };
+              });
+        const wakeUp = () => {
+          if (waiting && (over || messages.length >= waiting.count)) {
+            waiting.wake();
+            waiting = undefined;
+          }
+        };
+        call.on("data", (message: object) => {
+          messages.push(camelKeys<Json>(message));
+          wakeUp();
+        });
+        call.on("error", (err: grpc.ServiceError) => {
+          over = true;
+          wakeUp();
+          reject(rpcFailureOf(err));
+        });
+        call.on("end", () => {
+          over = true;
+          wakeUp();
+        });
+        call.on("status", (status: grpc.StatusObject) => {
+          if (status.code === grpc.status.OK) resolve(messages);
+        });
+        void (async () => {
+          for (const [i, request] of requests.entries()) {
+            if (over) return;
+            call.write(request);
+            if (awaitReplies) await repliesIn(awaitReplies[i] ?? 0);
+          }
+          if (!over) call.end();
+        })();
       });
     },
   };

@@ -1,7 +1,8 @@
 // @grpc/grpc-js, the reference gRPC client for Node, against the running server: the four RPC
 // kinds, every OrderService and NotificationService RPC (order-cases.ts; what changes while a
-// live stream is open is done by buf curl), then deadlines, cancellation, metadata and error
-// details.
+// live stream is open is done by buf curl), every ChatService RPC (chat-cases.ts; the other
+// member of the room is a second grpc-js channel), then deadlines, cancellation, metadata and
+// error details.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -10,6 +11,7 @@ import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/valid
 import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
 import { bufCurlClient } from "./buf-curl.ts";
+import { chatCells } from "./chat-cases.ts";
 import {
   type BatchReport,
   failure,
@@ -37,14 +39,18 @@ let server: TestServer;
 let client: UserServiceStub;
 /** The same grpc-js, calling OrderService and NotificationService by name. */
 let rpc: GrpcJsRpcClient;
+/** A second grpc-js channel: the other member of a chat room. */
+let otherRpc: GrpcJsRpcClient;
 before(async () => {
   server = await startTestServer();
   client = userServiceClient(server.url);
   rpc = grpcJsRpcClient(server.url);
+  otherRpc = grpcJsRpcClient(server.url);
 });
 after(async () => {
   client?.close();
   rpc?.close();
+  otherRpc?.close();
   await server?.close();
 });
 
@@ -142,6 +148,10 @@ orderCells(cell, row, "grpc-js", () => ({
   server,
   clients: { client: rpc, other: bufCurlClient(server.url, "Connect · HTTP/1.1", "binpb") },
 }));
+
+// ChatService: the Chat stream writes in lockstep (each post once the previous one came back)
+// while a Subscribe on the other channel follows the room.
+chatCells(cell, row, "grpc-js", () => ({ server, clients: { client: rpc, other: otherRpc } }));
 
 /** A user with one order, placed through grpc-js: the start of a StreamOrders. */
 async function userWithOrder(email: string) {

@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, type TestContext, test } from "node:test";
+import { chatRpcs } from "./chat-cases.ts";
 import { orderRpcs } from "./order-cases.ts";
 import { repoRoot } from "./paths.ts";
 
@@ -30,6 +31,10 @@ const tables = {
   rpcs: {
     title: "Client × OrderService and NotificationService RPC",
     columns: orderRpcs,
+  },
+  chat: {
+    title: "Client × ChatService RPC",
+    columns: chatRpcs,
   },
   features: {
     title: "Client features",
@@ -50,10 +55,10 @@ export type Table = keyof typeof tables;
 /** Where a cell sits in the report. */
 export interface CellRef {
   table: Table;
-  /** clients and rpcs: who talks and how ("buf curl · Connect · HTTP/1.1 · --schema");
+  /** clients, rpcs and chat: who talks and how ("buf curl · Connect · HTTP/1.1 · --schema");
    * features: the feature; errors: the case. */
   row: string;
-  /** clients: the RPC kind; rpcs: the method; features: the client; errors: the protocol. */
+  /** clients: the RPC kind; rpcs and chat: the method; features: the client; errors: the protocol. */
   column: string;
 }
 

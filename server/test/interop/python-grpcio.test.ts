@@ -1,10 +1,12 @@
 // Python grpcio (the C-core gRPC stack) against the running server. The client is
 // python/interop_client.py: it runs every case once and prints the outcomes as JSON; each cell
 // here asserts on its case. The OrderService and NotificationService cases
-// (python/order_cases.py) are judged by the assertions every client shares (order-cases.ts).
+// (python/order_cases.py) and the ChatService ones (python/chat_cases.py) are judged by the
+// assertions every client shares (order-cases.ts, chat-cases.ts).
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
+import { chatRpcs, checkChatOutcome, liveChatRpcs } from "./chat-cases.ts";
 import { type CellRef, matrixFor } from "./matrix.ts";
 import {
   assertSubscriptionsBackTo,
@@ -93,6 +95,15 @@ for (const rpc of orderRpcs) {
     checkOutcome(rpc, o);
     // The script has cancelled its live streams: the server must have ended them all.
     if (liveRpcs.includes(rpc)) await assertSubscriptionsBackTo(server, subscriptionsBefore);
+  });
+}
+
+for (const rpc of chatRpcs) {
+  cell({ table: "chat", row, column: rpc }, async () => {
+    const o = outcomes[rpc];
+    assert.ok(o?.ok, `${rpc}: ${o?.code} ${o?.details}`);
+    checkChatOutcome(rpc, o);
+    if (liveChatRpcs.includes(rpc)) await assertSubscriptionsBackTo(server, subscriptionsBefore);
   });
 }
 

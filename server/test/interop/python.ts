@@ -8,7 +8,8 @@ const python = process.env.INTEROP_PYTHON ?? "/usr/bin/python3";
 export function runPython(script: string, args: string[]): Promise<unknown> {
   const path = fileURLToPath(new URL(`./python/${script}`, import.meta.url));
   return new Promise((resolve, reject) => {
-    execFile(python, [path, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+    // -B: no __pycache__ next to the scripts.
+    execFile(python, ["-B", path, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
       if (err) {
         reject(new Error(`${python} ${script} failed: ${err.message}\n${stderr}`));
         return;

@@ -1,5 +1,6 @@
 // One shape for every foreign client, so that a case is written once and each client runs it:
-// a unary call answers a message or throws an RpcFailure, a server stream answers its messages.
+// a unary call answers a message or throws an RpcFailure, a server stream answers its messages,
+// and so does a bidi stream, once the client has half-closed it and the server has ended it.
 // Messages come back as JSON with lowerCamelCase keys (the proto3 JSON names), whatever the
 // client's own convention (grpc-js and Python grpcio keep the proto field names).
 
@@ -38,11 +39,22 @@ export interface StreamOptions {
   onMessage?: (message: Json, index: number) => Promise<void> | void;
 }
 
+export interface BidiOptions {
+  /**
+   * For a client that writes in lockstep (full duplex): before writing request i + 1, and before
+   * half-closing after the last one, it waits until awaitReplies[i] messages have arrived in all.
+   * A client that cannot (buf curl writes stdin at once) ignores it.
+   */
+  awaitReplies?: number[];
+}
+
 export interface RpcClient {
   /** A unary call to "package.Service/Method"; the request uses proto field names. */
   unary(procedure: string, request: Json): Promise<Json>;
   /** A server-streaming call, read to its end, or to `take` messages and then cancelled. */
   serverStream(procedure: string, request: Json, options?: StreamOptions): Promise<Json[]>;
+  /** A bidi call: writes the requests, half-closes, and reads the responses to the end. */
+  bidiStream(procedure: string, requests: Json[], options?: BidiOptions): Promise<Json[]>;
 }
 
 /** Keys in lowerCamelCase, recursively: what protojson prints for proto field names. */

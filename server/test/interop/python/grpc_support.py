@@ -72,6 +72,23 @@ def failure(fn):
     raise AssertionError("the call succeeded")
 
 
+def read_live(c, path, take, on_message=None, **request):
+    """Reads `take` messages of a live stream, calling on_message(i) as message i comes in,
+    then cancels the call, which must end CANCELLED."""
+    call = c.call(path, **request)
+    messages = []
+    for response in call:
+        messages.append(as_dict(response))
+        if on_message:
+            on_message(len(messages) - 1)
+        if len(messages) == take:
+            break
+    call.cancel()
+    if call.code() is not grpc.StatusCode.CANCELLED:
+        raise AssertionError(f"{path} ended {call.code()} {call.details()} before it was cancelled")
+    return messages
+
+
 def outcome(fn):
     try:
         return {"ok": True, **fn()}

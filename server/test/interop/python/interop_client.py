@@ -6,7 +6,8 @@ Usage: interop_client.py HOST:PORT DESCRIPTOR_SET TAG
 Message classes are built at run time from the descriptor set (gen/switchboard.binpb) with
 descriptor_pool + message_factory, and the calls go through grpcio's generic stubs
 (channel.unary_unary, unary_stream, stream_unary, stream_stream); nothing is generated
-(grpc_support.py). The OrderService and NotificationService cases are in order_cases.py.
+(grpc_support.py). The OrderService and NotificationService cases are in order_cases.py, the
+ChatService ones in chat_cases.py.
 TAG makes the emails of this run unique. Prints one JSON object: case name -> outcome, where an
 outcome is {"ok": true, ...} or {"ok": false, "code": "NOT_FOUND", "details": "..."}
 (code CLIENT_ERROR when the script itself failed).
@@ -18,6 +19,7 @@ import sys
 import grpc
 from google.protobuf import json_format
 
+import chat_cases
 import order_cases
 from grpc_support import UNKNOWN_ID, Client, as_dict, load_schema, outcome
 
@@ -127,7 +129,7 @@ def main():
         other = Client(other_channel, schema)
         cases = [unary, server_stream, client_stream, bidi, error_details, unknown_method, health]
         outcomes = {case.__name__: outcome(lambda: case(c, tag)) for case in cases}
-        for name, case in order_cases.CASES.items():
+        for name, case in {**order_cases.CASES, **chat_cases.CASES}.items():
             outcomes[name] = outcome(lambda: case(c, other, tag))
         print(json.dumps(outcomes))
 

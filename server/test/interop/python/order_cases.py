@@ -10,7 +10,7 @@ import time
 
 import grpc
 
-from grpc_support import UNKNOWN_ID, as_dict, code_name, failure
+from grpc_support import UNKNOWN_ID, as_dict, code_name, failure, read_live
 
 ORDERS = "switchboard.v1.OrderService/"
 NOTIFICATIONS = "switchboard.v1.NotificationService/"
@@ -43,23 +43,6 @@ def list_orders(c, **request):
 def send_notification(c, user_id, title, body):
     return as_dict(c.call(NOTIFICATIONS + "SendNotification", user_id=user_id, title=title,
                           body=body).notification)
-
-
-def read_live(c, path, take, on_message=None, **request):
-    """Reads `take` messages of a live stream, calling on_message(i) as message i comes in,
-    then cancels the call, which must end CANCELLED."""
-    call = c.call(path, **request)
-    messages = []
-    for response in call:
-        messages.append(as_dict(response))
-        if on_message:
-            on_message(len(messages) - 1)
-        if len(messages) == take:
-            break
-    call.cancel()
-    if call.code() is not grpc.StatusCode.CANCELLED:
-        raise AssertionError(f"{path} ended {call.code()} {call.details()} before it was cancelled")
-    return messages
 
 
 def stream_orders(c, take, on_message=None, **request):

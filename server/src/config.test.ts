@@ -10,6 +10,8 @@ test("defaults need no environment at all", () => {
   assert.equal(config.redisUrl, undefined);
   assert.equal(config.tls, undefined);
   assert.equal(config.maxMessageBytes, 4 * 1024 * 1024);
+  assert.equal(config.otelExporterOtlpEndpoint, undefined, "tracing is off unless asked for");
+  assert.equal(config.otelServiceName, "switchboard");
 });
 
 test("values are parsed and checked", () => {
@@ -36,6 +38,11 @@ test("a bad value stops start-up with a message naming the variable", () => {
     [{ LOG_LEVEL: "loud" }, /LOG_LEVEL must be one of/],
     [{ TLS_CERT: "cert.pem" }, /TLS_CERT and TLS_KEY must be set together/],
     [{ MAX_MESSAGE_BYTES: "10" }, /MAX_MESSAGE_BYTES must be between/],
+    [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: "grpc://collector:4317" },
+      /OTEL_EXPORTER_OTLP_ENDPOINT must start with http:\/\//,
+    ],
+    [{ OTEL_SERVICE_NAME: "two words" }, /OTEL_SERVICE_NAME must be/],
   ];
   for (const [env, message] of cases) {
     assert.throws(

@@ -33,6 +33,10 @@ export interface Config {
   userCacheSize: number;
   /** Life of a cached user, in memory and in Redis: the most a lost invalidation leaves a stale read. */
   userCacheTtlMs: number;
+  /** OTLP/HTTP collector base URL; traces go to `<url>/v1/traces`. Unset: tracing is off. */
+  otelExporterOtlpEndpoint: string | undefined;
+  /** service.name on exported spans. */
+  otelServiceName: string;
 }
 
 export class ConfigError extends Error {
@@ -98,7 +102,17 @@ export function loadConfig(env: Env = process.env): Config {
     eventPollMs: int(env, "EVENT_POLL_MS", 2000, 10, 600_000),
     userCacheSize: int(env, "USER_CACHE_SIZE", 10_000, 0, 10_000_000),
     userCacheTtlMs: int(env, "USER_CACHE_TTL_MS", 60_000, 1, 86_400_000),
+    otelExporterOtlpEndpoint: url(env, "OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"]),
+    otelServiceName: serviceName(env.OTEL_SERVICE_NAME),
   };
+}
+
+function serviceName(raw: string | undefined): string {
+  if (raw === undefined || raw === "") return "switchboard";
+  if (!/^[\w.:/-]{1,128}$/.test(raw)) {
+    throw new ConfigError(`OTEL_SERVICE_NAME must be 1-128 letters, digits or . _ : / -, got "${raw}"`);
+  }
+  return raw;
 }
 
 /** The database a URL names ("embedded" without one): the default Redis namespace. */

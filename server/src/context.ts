@@ -4,9 +4,12 @@ import { createMemoryBus } from "./bus/memory-bus.ts";
 import { createRedisBus } from "./bus/redis-bus.ts";
 import type { Config } from "./config.ts";
 import { type Database, openDatabase } from "./db/database.ts";
+import { createInstruments } from "./db/instrument.ts";
 import { type HealthMonitor, startHealthMonitor } from "./health-monitor.ts";
 import { createOpenCalls, type OpenCalls } from "./interceptors/open-calls.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { createMetrics, type Metrics } from "./metrics.ts";
+import { startTelemetry, type Telemetry } from "./telemetry.ts";
 import { createUserCache, type UserCache } from "./user-cache.ts";
 import { type CheckMessage, createMessageChecker } from "./validation.ts";
 
@@ -27,6 +30,10 @@ export interface AppContext {
   readonly userCache: UserCache;
   /** Whether this instance can do its work; read by the health service and /readyz. */
   readonly health: HealthMonitor;
+  /** Prometheus metrics of this instance, served at GET /metrics. */
+  readonly metrics: Metrics;
+  /** Tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set; undefined (and free) otherwise. */
+  readonly telemetry: Telemetry | undefined;
   /** Releases everything the context opened. */
   close(): Promise<void>;
 }
@@ -42,6 +49,7 @@ export async function createAppContext(
   overrides: ContextOverrides = {},
 ): Promise<AppContext> {
   const logger = overrides.logger ?? createLogger(config);
+  const telemetry = await startTelemetry(config, logger.child({ subsystem: "telemetry" }));
   const database =
     overrides.database ??
     (await openDatabase({
@@ -49,6 +57,7 @@ export async function createAppContext(
       dataDir: config.dataDir,
       poolSize: config.databasePoolSize,
       logger: logger.child({ subsystem: "db" }),
+      instruments: createInstruments(telemetry?.tracer),
     }));
   const bus =
     overrides.bus ??
@@ -83,21 +92,31 @@ export async function createAppContext(
     intervalMs: config.healthCheckIntervalMs,
     logger: logger.child({ subsystem: "health" }),
   });
+  const openCalls = createOpenCalls();
+  const metrics = createMetrics({
+    openCalls: openCalls.count,
+    openStreams: openCalls.streams,
+    poolSize: () => database.poolSize,
+    poolInFlight: () => database.inFlight(),
+  });
   return {
     config,
     logger,
     database,
+    metrics,
+    telemetry,
     checkMessage: createMessageChecker(),
     health,
     bus,
     userCache,
-    openCalls: createOpenCalls(),
+    openCalls,
     async close() {
       health.close();
       userCache.close();
       cacheRedis?.disconnect();
       await bus.close();
       await database.close();
+      await telemetry?.shutdown();
     },
   };
 }

@@ -21,6 +21,8 @@ export interface FeedOptions {
   pageSize?: number;
   /** Called as soon as the buffer overflows, before the consumer asks for more. */
   onOverflow?: (err: ConnectError) => void;
+  /** Told, for each event delivered from the bus, the seconds since it was published. */
+  observeLag?: (seconds: number) => void;
 }
 
 /**
@@ -132,6 +134,8 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
       cursor = event.sequence;
       if (!matches(event)) continue;
       delivered = event.sequence;
+      if (event.publishedAt !== undefined)
+        opts.observeLag?.(Math.max(0, Date.now() - event.publishedAt) / 1000);
       parked = true;
       yield event;
       parked = false;

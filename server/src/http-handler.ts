@@ -5,7 +5,9 @@ import { answerUnimplemented } from "./fallback.ts";
 import { deadlineInterceptor } from "./interceptors/deadline.ts";
 import { errorInterceptor } from "./interceptors/errors.ts";
 import { shutdownInterceptor } from "./interceptors/shutdown.ts";
+import { metricsInterceptor } from "./interceptors/metrics.ts";
 import { requestLogInterceptor } from "./interceptors/request-log.ts";
+import { tracingInterceptor } from "./interceptors/tracing.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { routes } from "./routes.ts";
 import { createStaticFiles, webDist } from "./static-files.ts";
@@ -25,11 +27,13 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
   const { config } = ctx;
   const rpc = connectNodeAdapter({
     routes: routes(ctx),
-    // Outermost first: count the call, log it (seeing codes as mapped), map errors at the
-    // edge, then enforce the deadline, then validate.
+    // Outermost first: count the call, trace it, log and measure it (seeing codes as mapped),
+    // map errors at the edge, then enforce the deadline, then validate.
     interceptors: [
       ctx.openCalls.interceptor,
+      tracingInterceptor(ctx.telemetry),
       requestLogInterceptor(ctx.logger),
+      metricsInterceptor(ctx.metrics),
       errorInterceptor(ctx.logger),
       shutdownInterceptor(opts.shutdownSignal),
       deadlineInterceptor(),
@@ -48,6 +52,20 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     if (req.method === "GET" && path === "/healthz") {
       res.setHeader("content-type", "text/plain");
       res.end("ok\n");
+      return;
+    }
+    if (req.method === "GET" && path === "/metrics") {
+      ctx.metrics.registry.metrics().then(
+        (text) => {
+          res.setHeader("content-type", ctx.metrics.registry.contentType);
+          res.end(text);
+        },
+        (err: unknown) => {
+          ctx.logger.error({ err }, "metrics scrape failed");
+          res.statusCode = 500;
+          res.end();
+        },
+      );
       return;
     }
     if (req.method === "GET" && path === "/readyz") {

@@ -5,7 +5,8 @@ export function createMemoryBus(): EventBus {
   const listeners = new TopicListeners();
   return {
     async publish(events) {
-      for (const event of events) listeners.dispatch(event);
+      const publishedAt = Date.now();
+      for (const event of events) listeners.dispatch({ ...event, publishedAt });
     },
     subscribe: (topic, listener) => listeners.add(topic, listener),
     subscriptionCount: () => listeners.count(),

@@ -37,7 +37,8 @@ export async function createRedisBus(url: string, namespace: string, logger: Log
       // A lost publish is not lost data: subscribers find the event in the table.
       try {
         const pipeline = pub.pipeline();
-        for (const e of events) pipeline.publish(prefix + e.topic, encode(e));
+        const publishedAt = Date.now();
+        for (const e of events) pipeline.publish(prefix + e.topic, encode(e, publishedAt));
         await pipeline.exec();
       } catch (err) {
         logger.warn({ err }, "redis publish failed; subscribers will catch up from the table");
@@ -65,16 +66,31 @@ export async function createRedisBus(url: string, namespace: string, logger: Log
   };
 }
 
-// Wire format: 8-byte big-endian sequence, 2-byte key length, key (UTF-8), payload.
-function encode(e: StoredEvent): Buffer {
+// Wire format, version 1: 8-byte big-endian sequence, 2-byte key length, key (UTF-8), payload.
+// Version 2 adds the publish time (for the bus lag metric) behind a marker that version 1
+// reads as sequence 0 with a 65535-byte key: a repeat that an older instance's feed drops
+// (its stream then catches up from the table within EVENT_POLL_MS) and a cache invalidation
+// of no real user, so instances of both versions can run side by side during an upgrade.
+// Version 2: the 10-byte marker (8 zero bytes, 0xffff), 8-byte publish time (ms, double),
+// then version 1.
+const v2Marker = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
+
+function encode(e: StoredEvent, publishedAt: number): Buffer {
   const key = Buffer.from(e.key);
-  const head = Buffer.alloc(10);
-  head.writeBigUInt64BE(BigInt(e.sequence), 0);
-  head.writeUInt16BE(key.length, 8);
+  const head = Buffer.alloc(28);
+  v2Marker.copy(head, 0);
+  head.writeDoubleBE(publishedAt, 10);
+  head.writeBigUInt64BE(BigInt(e.sequence), 18);
+  head.writeUInt16BE(key.length, 26);
   return Buffer.concat([head, key, e.payload]);
 }
 
 function decode(topic: string, buf: Buffer): StoredEvent | undefined {
+  let publishedAt: number | undefined;
+  if (buf.length >= 28 && buf.subarray(0, 10).equals(v2Marker)) {
+    publishedAt = buf.readDoubleBE(10);
+    buf = buf.subarray(18);
+  }
   if (buf.length < 10) return undefined;
   const keyLength = buf.readUInt16BE(8);
   return {
@@ -82,5 +98,6 @@ function decode(topic: string, buf: Buffer): StoredEvent | undefined {
     sequence: Number(buf.readBigUInt64BE(0)),
     key: buf.subarray(10, 10 + keyLength).toString(),
     payload: new Uint8Array(buf.subarray(10 + keyLength)),
+    ...(publishedAt === undefined ? {} : { publishedAt }),
   };
 }

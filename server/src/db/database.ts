@@ -9,6 +9,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import type { Logger } from "../logger.ts";
+import { createInstruments, type Instruments, instrumentPglite, instrumentPostgres } from "./instrument.ts";
 import * as schema from "./schema.ts";
 
 /**
@@ -20,6 +21,10 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
 export interface Database {
   readonly db: Db;
   readonly driver: "pglite" | "postgres";
+  /** Connections the pool may open (PGlite: one). */
+  readonly poolSize: number;
+  /** Transactions and statements outside them now holding or waiting for a connection. */
+  inFlight(): number;
   /** Resolves when the database answers a trivial query. */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -30,6 +35,8 @@ export interface DatabaseOptions {
   dataDir: string;
   poolSize: number;
   logger: Logger;
+  /** Counts work in flight and, with a tracer, gives it spans (default: counting only). */
+  instruments?: Instruments;
 }
 
 const migrationsFolder = fileURLToPath(new URL("../../../drizzle", import.meta.url));
@@ -46,13 +53,16 @@ async function openPglite(opts: DatabaseOptions): Promise<Database> {
   // memory:// keeps an embedded database off disk, for tests.
   if (!opts.dataDir.startsWith("memory://")) mkdirSync(opts.dataDir, { recursive: true });
   const client = await PGlite.create(opts.dataDir.startsWith("memory://") ? undefined : `${opts.dataDir}/pg`);
-  const db = drizzlePglite({ client, schema });
   // One process owns a PGlite directory, so no lock is needed around migrations.
-  await migratePglite(db, { migrationsFolder });
+  await migratePglite(drizzlePglite({ client, schema }), { migrationsFolder });
+  const instruments = opts.instruments ?? createInstruments(undefined);
+  const db = drizzlePglite({ client: instrumentPglite(client, instruments), schema });
   opts.logger.info({ dataDir: opts.dataDir }, "embedded database ready");
   return {
     db: db as unknown as Db,
     driver: "pglite",
+    poolSize: 1,
+    inFlight: instruments.inFlight,
     ping: async () => {
       await db.execute(sql`select 1`);
     },
@@ -68,10 +78,13 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     connect_timeout: 10,
     onnotice: () => {},
   });
-  const db = drizzlePostgres({ client, schema });
+  const instruments = opts.instruments ?? createInstruments(undefined);
+  const db = drizzlePostgres({ client: instrumentPostgres(client, instruments), schema });
   return {
     db: db as unknown as Db,
     driver: "postgres",
+    poolSize: opts.poolSize,
+    inFlight: instruments.inFlight,
     ping: async () => {
       await client`select 1`;
     },

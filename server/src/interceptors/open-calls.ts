@@ -5,6 +5,8 @@ export interface OpenCalls {
   readonly interceptor: Interceptor;
   /** Calls in progress now, streaming ones included. */
   count(): number;
+  /** Of those, the streaming ones (server, client and bidi). */
+  streams(): number;
 }
 
 /**
@@ -14,13 +16,17 @@ export interface OpenCalls {
  */
 export function createOpenCalls(): OpenCalls {
   let open = 0;
+  let streams = 0;
   const interceptor: Interceptor = (next) => async (req) => {
+    const streaming = req.method.methodKind !== "unary";
     open++;
+    if (streaming) streams++;
     let counted = true;
     const leave = () => {
       if (!counted) return;
       counted = false;
       open--;
+      if (streaming) streams--;
       req.signal.removeEventListener("abort", leave);
     };
     req.signal.addEventListener("abort", leave);
@@ -47,5 +53,5 @@ export function createOpenCalls(): OpenCalls {
       })(),
     };
   };
-  return { interceptor, count: () => open };
+  return { interceptor, count: () => open, streams: () => streams };
 }

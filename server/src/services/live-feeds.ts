@@ -13,6 +13,8 @@ export interface LiveFeeds {
   maxBuffered: number;
   /** How often a quiet stream checks the events table. */
   pollMs: number;
+  /** Told the publish-to-delivery time of each live event a stream gets from the bus. */
+  observeLag?: (seconds: number) => void;
 }
 
 /** The feed of one call: ends with the call, and ends a call whose client stopped reading. */
@@ -37,6 +39,7 @@ export function followForCall(
     signal,
     maxBuffered: feeds.maxBuffered,
     pollMs: feeds.pollMs,
+    observeLag: feeds.observeLag,
     onOverflow: (err) => {
       stalled = setTimeout(() => endStalledCall(ctx, err), stalledGraceMs);
     },

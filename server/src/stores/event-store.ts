@@ -8,6 +8,8 @@ export interface StoredEvent {
   sequence: number;
   key: string;
   payload: Uint8Array;
+  /** When the bus published it (ms since the epoch, the publisher's clock); unset when read from the table. */
+  publishedAt?: number;
 }
 
 /**

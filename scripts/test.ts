@@ -38,6 +38,7 @@ if (has("protoc")) {
 }
 
 step("typecheck", bin("tsc"), ["--noEmit", "-p", "."]);
+step("typecheck the dashboard (web/)", bin("tsc"), ["--noEmit", "-p", "web"]);
 step("lint and format", bin("biome"), ["ci", "."]);
 
 const suites = ["server/src/**/*.test.ts", "server/test/**/*.test.ts"].filter((g) =>
@@ -49,3 +50,16 @@ step("unit, integration and interop tests", process.execPath, [
   "--test-timeout=120000",
   ...suites,
 ]);
+
+// The dashboard in Debian's Chromium (playwright.config.ts starts its own server).
+const chromium = process.env.CHROMIUM_PATH || "/usr/bin/chromium";
+if (existsSync(chromium)) {
+  step("end-to-end tests (Playwright, Chromium)", bin("playwright"), ["test"]);
+} else if (ci) {
+  process.stdout.write(
+    `${chromium} is missing: CI must run the end-to-end tests (apt-get install chromium)\n`,
+  );
+  process.exit(1);
+} else {
+  process.stdout.write("\n== skipped: end-to-end tests need Chromium (apt-get install chromium)\n");
+}

@@ -28,13 +28,19 @@ function readKey(userId: string): string {
   return `switchboard.notificationsRead.${userId}`;
 }
 
+/** The last sequence this browser marked read (0 if none, or if storage holds nonsense). */
+function storedSequence(key: string): bigint {
+  const raw = localStorage.getItem(key) ?? "0";
+  return /^\d+$/.test(raw) ? BigInt(raw) : 0n;
+}
+
 function Tray({ user }: { user: ActingUser }) {
   const api = useApi();
   const panelId = useId();
   const root = useRef<HTMLDivElement>(null);
   const [items, setItems] = useState<Notification[]>([]);
   const [open, setOpen] = useState(false);
-  const [readUpTo, setReadUpTo] = useState(() => BigInt(localStorage.getItem(readKey(user.id)) ?? "0"));
+  const [readUpTo, setReadUpTo] = useState(() => storedSequence(readKey(user.id)));
 
   const status = useLiveStream<Notification>({
     open: (after, signal) =>

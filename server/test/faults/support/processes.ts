@@ -30,9 +30,15 @@ export interface ServerProcess {
   kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Starts the server with `env` (PORT is chosen here) and waits until it listens. */
-export async function startServerProcess(env: Record<string, string>): Promise<ServerProcess> {
-  const port = await freePort();
+/**
+ * Starts the server with `env` (a free PORT unless it names one) and waits until it listens,
+ * for up to `startTimeoutMs`.
+ */
+export async function startServerProcess(
+  env: Record<string, string>,
+  { startTimeoutMs = 30_000 } = {},
+): Promise<ServerProcess> {
+  const port = env.PORT ? Number(env.PORT) : await freePort();
   const proc = spawn(process.execPath, [mainTs], {
     env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
@@ -52,14 +58,14 @@ export async function startServerProcess(env: Record<string, string>): Promise<S
     });
   });
   const url = `http://127.0.0.1:${port}`;
-  const until = Date.now() + 30_000;
+  const until = Date.now() + startTimeoutMs;
   for (;;) {
     if (status)
       throw new Error(`server exited during start (${JSON.stringify(status)}):\n${lines.join("\n")}`);
     if (lines.some((l) => l.includes("switchboard listening"))) break;
     if (Date.now() > until) {
       proc.kill("SIGKILL");
-      throw new Error(`server did not start within 30 s:\n${lines.join("\n")}`);
+      throw new Error(`server did not start within ${startTimeoutMs / 1000} s:\n${lines.join("\n")}`);
     }
     await new Promise((r) => setTimeout(r, 20));
   }

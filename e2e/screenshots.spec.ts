@@ -1,0 +1,151 @@
+// Screenshots of each page at 1280×800 with believable data, on a server of its own so no other
+// spec's data shows: test-results/screenshots/*.png. Not compared with anything: they are for
+// people to look at (and they catch layouts that break).
+import type { APIRequestContext, Page } from "@playwright/test";
+import { actAs, expect, liveBadge, open, rpc, type TestUser, test } from "./support/fixtures.ts";
+
+const dir = "test-results/screenshots";
+
+const people = [
+  ["Ada Lovelace", 36],
+  ["Grace Hopper", 85],
+  ["Alan Turing", 41],
+  ["Edsger Dijkstra", 72],
+  ["Barbara Liskov", 84],
+  ["Margaret Hamilton", 88],
+  ["Donald Knuth", 87],
+  ["Frances Allen", 88],
+  ["Ken Thompson", 82],
+  ["Radia Perlman", 73],
+  ["Leslie Lamport", 84],
+  ["Katherine Johnson", 101],
+  ["Dennis Ritchie", 70],
+  ["Hedy Lamarr", 85],
+] as const;
+
+async function seed(request: APIRequestContext, base: string): Promise<TestUser[]> {
+  const users: TestUser[] = [];
+  for (const [name, age] of people) {
+    const email = `${name.toLowerCase().replace(/[^a-z]+/g, ".")}@example.com`;
+    const { user } = await rpc<{ user: TestUser }>(
+      request,
+      "UserService/CreateUser",
+      { name, email, age },
+      base,
+    );
+    users.push(user);
+  }
+  const orders: [number, string, number, string[]][] = [
+    [0, "analytical-engine", 1, ["PAID", "SHIPPED", "DELIVERED"]],
+    [1, "compiler-kit", 2, ["PAID", "SHIPPED"]],
+    [2, "bombe-rotor", 12, ["PAID"]],
+    [3, "semaphore-pack", 3, []],
+    [4, "clu-handbook", 1, ["CANCELLED"]],
+    [5, "apollo-guidance", 1, ["PAID", "SHIPPED", "DELIVERED"]],
+    [6, "taocp-vol-4b", 4, ["PAID"]],
+    [0, "difference-gears", 6, []],
+    [8, "pdp-11-terminal", 1, ["PAID", "SHIPPED"]],
+    [9, "spanning-tree", 2, []],
+    [10, "paxos-tokens", 5, ["PAID", "CANCELLED"]],
+    [0, "punch-cards", 500, ["PAID"]],
+  ];
+  for (const [who, product, quantity, moves] of orders) {
+    const user = users[who] as TestUser;
+    const { order } = await rpc<{ order: { id: string } }>(
+      request,
+      "OrderService/CreateOrder",
+      { user_id: user.id, product_id: product, quantity, idempotency_key: product },
+      base,
+    );
+    for (const status of moves) {
+      await rpc(
+        request,
+        "OrderService/UpdateOrderStatus",
+        { id: order.id, status: `ORDER_STATUS_${status}` },
+        base,
+      );
+    }
+  }
+  const chat: [number, string][] = [
+    [1, "Morning all! The compiler kit shipped yesterday, tracking is in the order notes."],
+    [0, "Thanks Grace. Mine says DELIVERED already, the engine works beautifully."],
+    [2, "Has anyone tried the new bombe rotor with more than 10 drums?"],
+    [1, "Not yet. Try it over gRPC-Web first, then native gRPC: same room either way."],
+    [3, "Reminder: semaphores before shared state, please."],
+    [0, "Noted! I'll order a second set of difference gears for the lab."],
+  ];
+  for (const [who, content] of chat) {
+    const user = users[who] as TestUser;
+    await rpc(request, "ChatService/SendMessage", { room: "general", user_id: user.id, content }, base);
+  }
+  for (const room of ["release-train", "support"]) {
+    await rpc(
+      request,
+      "ChatService/SendMessage",
+      { room, user_id: users[1]?.id, content: `Welcome to #${room}` },
+      base,
+    );
+  }
+  return users;
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  await page.screenshot({ path: `${dir}/${name}.png` });
+}
+
+// A server of its own, and a lot to seed: starting one takes a while on a busy machine.
+test.slow();
+
+test("screenshots of every page", async ({ page, protocol, request, ownServer }) => {
+  const base = ownServer.url;
+  const users = await seed(request, base);
+  const ada = users[0] as TestUser;
+
+  await open(page, protocol, "/users", base);
+  // The rooms this browser has visited appear in the room list.
+  await page.evaluate(() =>
+    localStorage.setItem("switchboard.rooms", JSON.stringify(["release-train", "support"])),
+  );
+  await actAs(page, ada);
+  const usersTable = page.getByRole("table", { name: "Users" });
+  await expect(usersTable.getByRole("row")).toHaveCount(people.length + 1);
+  await shot(page, "users");
+
+  const form = page.getByRole("form", { name: "New user" });
+  await form.getByLabel("Name").fill("Claude Shannon");
+  await form.getByLabel("Email").fill("claude.shannon@");
+  await form.getByLabel("Age").fill("0");
+  await form.getByRole("button", { name: "Create user" }).click();
+  await expect(form.getByLabel("Email")).toHaveAttribute("aria-invalid", "true");
+  await expect(form.getByLabel("Age")).toHaveAttribute("aria-invalid", "true");
+  await shot(page, "users-field-errors");
+
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Orders" }).click();
+  const ordersTable = page.getByRole("table", { name: "Orders" });
+  await expect(liveBadge(page, "Orders feed")).toHaveText("Live");
+  await expect(ordersTable.getByRole("row")).toHaveCount(13);
+  await expect(ordersTable.getByRole("row").filter({ hasText: "paxos-tokens" })).toContainText(
+    "Leslie Lamport",
+  );
+  await expect(ordersTable.getByRole("row").filter({ hasText: "analytical-engine" })).toContainText(
+    "Ada Lovelace",
+  );
+  await shot(page, "orders");
+
+  const tray = page.getByRole("button", { name: /Notifications/ });
+  await expect(tray).toHaveAccessibleName(/4 unread/);
+  await tray.click();
+  await expect(liveBadge(page, "Notifications feed")).toHaveText("Live");
+  await shot(page, "notifications");
+  await tray.click();
+
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Chat" }).click();
+  const log = page.getByRole("log", { name: "Messages in general" });
+  await expect(liveBadge(page, "Chat feed")).toHaveText("Live");
+  await expect(log.getByRole("listitem")).toHaveCount(6);
+  await expect(log.getByRole("listitem").first()).toContainText("Grace Hopper");
+  await page
+    .getByLabel("Message", { exact: true })
+    .fill("Shipping update: everything from today goes out by 5 pm.");
+  await shot(page, "chat");
+});

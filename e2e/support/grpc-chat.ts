@@ -1,0 +1,51 @@
+// A native gRPC chat member, as a grpc-js user with no generated code has it: the schema read
+// at run time from the compiled contract (proto field names, int64 as a string).
+import { readFileSync } from "node:fs";
+import * as grpc from "@grpc/grpc-js";
+import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
+
+const chat = loadFileDescriptorSetFromBuffer(
+  readFileSync(new URL("../../gen/switchboard.binpb", import.meta.url)),
+  {
+    longs: String,
+    defaults: true,
+  },
+)["switchboard.v1.ChatService"] as grpc.ServiceDefinition;
+const chatMethod = chat.Chat as grpc.MethodDefinition<object, ChatResponse>;
+
+interface ChatResponse {
+  message: { id: string; room: string; user_id: string; content: string; sequence: string };
+}
+
+/**
+ * Posts `content` to `room` over the Chat bidi stream (gRPC over HTTP/2) and resolves once the
+ * stream has sent it back, i.e. once the server has stored and published it.
+ */
+export async function postOverGrpcJsBidi(
+  url: string,
+  message: { room: string; user_id: string; content: string },
+): Promise<void> {
+  const client = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure());
+  const call = client.makeBidiStreamRequest(
+    chatMethod.path,
+    chatMethod.requestSerialize,
+    chatMethod.responseDeserialize,
+    new grpc.Metadata(),
+    { deadline: Date.now() + 30_000 },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      call.on("data", (res: ChatResponse) => {
+        if (res.message.content === message.content) resolve();
+      });
+      call.on("error", reject);
+      call.on("status", (status: grpc.StatusObject) =>
+        reject(new Error(`Chat ended before the echo: ${status.code} ${status.details}`)),
+      );
+      call.write(message);
+    });
+  } finally {
+    call.end();
+    client.close();
+  }
+}

@@ -5,7 +5,7 @@ import { randomUUID } from "node:crypto";
 import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type ChatMessage, ChatService } from "../../gen/switchboard/v1/chat_pb.js";
-import { clientFor } from "./support/clients.ts";
+import { clientFor, collect, streamOf } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
 import { newUserId } from "./support/users.ts";
 import { eventually } from "./support/wait.ts";
@@ -229,4 +229,27 @@ test("1,000 abandoned chat streams leave no subscription behind", { timeout: 120
     30_000,
   );
   await eventually("no call is left open", () => server.ctx.openCalls.count() === 0, 30_000);
+});
+
+test("a client that half-closes right after posting still receives its own posts", {
+  timeout: 60_000,
+}, async () => {
+  const ada = await newUser("ada");
+  const chat = clientFor(ChatService, server.url, "grpc");
+  for (let i = 0; i < 5; i++) {
+    const room = `halfclose-${randomUUID().slice(0, 8)}`;
+    const got = await collect(
+      chat.chat(
+        streamOf([
+          { room, userId: ada, content: "" },
+          { room, userId: ada, content: "first" },
+          { room, userId: ada, content: "second" },
+        ]),
+      ),
+    );
+    assert.deepEqual(
+      got.map((r) => r.message?.content),
+      ["first", "second"],
+    );
+  }
 });

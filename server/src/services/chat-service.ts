@@ -85,6 +85,12 @@ export function createChatService(
       const signal = AbortSignal.any([ctx.signal, stop.signal]);
       const joined = new Set<string>();
       const pumps: Promise<void>[] = [];
+      // At half-close the stream ends only once it has carried the sender's own last posts:
+      // their events may still be on their way through the bus when the requests end.
+      const posted = new Map<string, number>();
+      const delivered = new Map<string, number>();
+      let onCaughtUp: (() => void) | undefined;
+      const caughtUp = () => [...posted].every(([room, seq]) => (delivered.get(room) ?? 0) >= seq);
       const join = async (room: string) => {
         if (joined.has(room)) return;
         joined.add(room);
@@ -93,7 +99,11 @@ export function createChatService(
         const feed = followForCall(feeds, ctx, chatTopic(room), after, undefined, signal);
         pumps.push(
           (async () => {
-            for await (const event of feed) await out.push(event);
+            for await (const event of feed) {
+              await out.push(event);
+              delivered.set(room, event.sequence);
+              if (caughtUp()) onCaughtUp?.();
+            }
           })().catch((err: unknown) => out.close(toConnectError(err))),
         );
       };
@@ -102,7 +112,13 @@ export function createChatService(
           const invalid = checkMessage(ChatRequestSchema, req);
           if (invalid) throw invalid;
           await join(req.room);
-          if (req.content !== "") await post(req, ctx);
+          if (req.content !== "") posted.set(req.room, Number((await post(req, ctx)).sequence));
+        }
+        if (!caughtUp()) {
+          await new Promise<void>((resolve) => {
+            onCaughtUp = resolve;
+            signal.addEventListener("abort", () => resolve(), { once: true });
+          });
         }
       })().then(
         () => out.close(),

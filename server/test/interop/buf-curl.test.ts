@@ -16,7 +16,6 @@ import {
   bufProtocols,
 } from "./buf-curl.ts";
 import { chatCells, chatProcedures, chatRpcs } from "./chat-cases.ts";
-import { chatHalfCloseDropsMessages } from "./known-bugs.ts";
 import { matrixFor } from "./matrix.ts";
 import {
   assertSubscriptionsBackTo,
@@ -83,9 +82,7 @@ function rpcCells(schema: "binpb" | "reflection"): void {
       const client = bufCurlClient(server.url, protocol, schema);
       return { server, clients: { client, other: client } };
     };
-    chatCells(cell, row, tag, chatClients, http === "1.1" ? ["SendMessage", "Subscribe"] : chatRpcs, {
-      Chat: { knownBug: chatHalfCloseDropsMessages },
-    });
+    chatCells(cell, row, tag, chatClients, http === "1.1" ? ["SendMessage", "Subscribe"] : chatRpcs);
     if (http === "1.1") {
       notApplicable(
         { table: "chat", row, column: "Chat" },

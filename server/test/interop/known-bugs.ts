@@ -5,11 +5,3 @@
 /** An unsupported grpc-encoding is answered UNIMPLEMENTED without the grpc-accept-encoding header. */
 export const missingGrpcAcceptEncoding =
   "server bug: UNIMPLEMENTED for an unknown grpc-encoding comes without grpc-accept-encoding";
-
-/**
- * Chat drops what it has not yet delivered when the client half-closes: the server ends the
- * stream as soon as the request stream ends, and a message posted just before (still on its way
- * through the bus, which with Redis is always the case) never reaches the sender's own stream.
- */
-export const chatHalfCloseDropsMessages =
-  "server bug: Chat ends at the client's half-close without delivering messages just posted on it";

@@ -34,6 +34,7 @@ export default defineConfig<E2eOptions>({
   use: {
     baseURL,
     viewport: { width: 1280, height: 800 },
+    locale: "en-US",
     trace: "retain-on-failure",
     screenshot: "only-on-failure",
     launchOptions: {

@@ -143,6 +143,17 @@ export function useLiveStream<T>(spec: LiveStreamSpec<T>): LiveStatus {
   return status;
 }
 
+/** The `key` field of each response of a stream (responses wrap the event: `{ event }`, `{ message }`). */
+export async function* unwrap<R, K extends keyof R>(
+  stream: AsyncIterable<R>,
+  key: K,
+): AsyncGenerator<NonNullable<R[K]>> {
+  for await (const res of stream) {
+    const value = res[key];
+    if (value !== undefined && value !== null) yield value;
+  }
+}
+
 /** Resolves once the tab has stayed hidden for `ms`; never, if the signal ends first. */
 function hiddenFor(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

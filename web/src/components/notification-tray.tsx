@@ -3,7 +3,7 @@ import type { Notification } from "../../../gen/switchboard/v1/notification_pb.j
 import { type ActingUser, useActingUser } from "../acting-user.tsx";
 import { useApi } from "../api.tsx";
 import { formatDateTime } from "../format.ts";
-import { useLiveStream } from "../live-stream.ts";
+import { unwrap, useLiveStream } from "../live-stream.ts";
 import { LiveBadge } from "./live-badge.tsx";
 
 /** The acting user's notifications (an order's status change notifies its customer). */
@@ -18,10 +18,6 @@ export function NotificationTray() {
     );
   }
   return <Tray key={user.id} user={user} />;
-}
-
-async function* notificationsOf(stream: AsyncIterable<{ notification?: Notification | undefined }>) {
-  for await (const res of stream) if (res.notification) yield res.notification;
 }
 
 function readKey(userId: string): string {
@@ -44,8 +40,9 @@ function Tray({ user }: { user: ActingUser }) {
 
   const status = useLiveStream<Notification>({
     open: (after, signal) =>
-      notificationsOf(
+      unwrap(
         api.notifications.subscribeNotifications({ userId: user.id, afterSequence: after ?? 0n }, { signal }),
+        "notification",
       ),
     sequenceOf: (n) => n.sequence,
     onItems: (batch) => setItems((prev) => prev.concat(batch)),

@@ -5,7 +5,7 @@ import { useApi } from "../api.tsx";
 import { LiveBadge } from "../components/live-badge.tsx";
 import { describeError } from "../errors.ts";
 import { formatTime } from "../format.ts";
-import { useLiveStream } from "../live-stream.ts";
+import { unwrap, useLiveStream } from "../live-stream.ts";
 import { Link, navigate } from "../router.tsx";
 import { useUserName } from "../user-names.ts";
 
@@ -121,10 +121,6 @@ function JoinRoom() {
   );
 }
 
-async function* messagesOf(stream: AsyncIterable<{ message?: ChatMessage | undefined }>) {
-  for await (const res of stream) if (res.message) yield res.message;
-}
-
 function ChatRoom({ room }: { room: string }) {
   const api = useApi();
   const [messages, setMessages] = useState<ChatMessage[]>([]);
@@ -134,8 +130,9 @@ function ChatRoom({ room }: { room: string }) {
   // No cursor at first: the server replays the room's recent history, then goes live.
   const status = useLiveStream<ChatMessage>({
     open: (after, signal) =>
-      messagesOf(
+      unwrap(
         api.chat.subscribe(after === undefined ? { room } : { room, afterSequence: after }, { signal }),
+        "message",
       ),
     sequenceOf: (m) => m.sequence,
     onItems: (items) => setMessages((prev) => prev.concat(items)),

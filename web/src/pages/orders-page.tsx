@@ -8,7 +8,7 @@ import { UserPicker } from "../components/user-picker.tsx";
 import { type Column, VirtualTable } from "../components/virtual-table.tsx";
 import { describeError, type FormErrors, formErrors } from "../errors.ts";
 import { count, formatTime, shortId } from "../format.ts";
-import { useLiveStream } from "../live-stream.ts";
+import { unwrap, useLiveStream } from "../live-stream.ts";
 import { moveLabel, nextStatuses, statusClass, statusLabel, statusOrder } from "../order-status-view.ts";
 import { rememberUser, useUserName } from "../user-names.ts";
 
@@ -28,10 +28,6 @@ function merge(orders: ReadonlyMap<string, Order>, incoming: readonly Order[]): 
   return next;
 }
 
-async function* eventsOf(stream: AsyncIterable<{ event?: OrderEvent | undefined }>) {
-  for await (const res of stream) if (res.event) yield res.event;
-}
-
 export function OrdersPage() {
   const api = useApi();
   const [orders, setOrders] = useState<ReadonlyMap<string, Order>>(new Map());
@@ -42,7 +38,8 @@ export function OrdersPage() {
   // Every order event since the beginning: the table is the fold of the stream, so it can
   // resume from its last sequence and never needs a separate snapshot.
   const status = useLiveStream<OrderEvent>({
-    open: (after, signal) => eventsOf(api.orders.streamOrders({ afterSequence: after ?? 0n }, { signal })),
+    open: (after, signal) =>
+      unwrap(api.orders.streamOrders({ afterSequence: after ?? 0n }, { signal }), "event"),
     sequenceOf: (event) => event.sequence,
     onItems: (events) =>
       setOrders((prev) =>

@@ -3,6 +3,7 @@ import { type Order, type OrderEvent, OrderStatus } from "../../../gen/switchboa
 import { type ActingUser, useActingUser } from "../acting-user.tsx";
 import { useApi } from "../api.tsx";
 import { LiveBadge } from "../components/live-badge.tsx";
+import { Notice, type NoticeValue } from "../components/notice.tsx";
 import { PerMinuteChart, StatusChart } from "../components/orders-chart.tsx";
 import { UserPicker } from "../components/user-picker.tsx";
 import { type Column, VirtualTable } from "../components/virtual-table.tsx";
@@ -32,7 +33,7 @@ export function OrdersPage() {
   const api = useApi();
   const [orders, setOrders] = useState<ReadonlyMap<string, Order>>(new Map());
   const [filter, setFilter] = useState<OrderStatus | null>(null);
-  const [notice, setNotice] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [notice, setNotice] = useState<NoticeValue | null>(null);
   const [highlight, setHighlight] = useState<string>();
 
   // Every order event since the beginning: the table is the fold of the stream, so it can
@@ -177,11 +178,7 @@ export function OrdersPage() {
             ))}
           </fieldset>
         </div>
-        {notice && (
-          <p role={notice.kind === "error" ? "alert" : "status"} className={`notice notice-${notice.kind}`}>
-            {notice.text}
-          </p>
-        )}
+        <Notice notice={notice} />
         <VirtualTable
           label="Orders"
           rows={rows}

@@ -3,6 +3,7 @@ import type { User } from "../../../gen/switchboard/v1/user_pb.js";
 import { useActingUser } from "../acting-user.tsx";
 import { useApi } from "../api.tsx";
 import { ConfirmDialog } from "../components/confirm-dialog.tsx";
+import { Notice, type NoticeValue } from "../components/notice.tsx";
 import { type Column, VirtualTable } from "../components/virtual-table.tsx";
 import { describeError, type FormErrors, formErrors } from "../errors.ts";
 import { count, formatDateTime } from "../format.ts";
@@ -99,7 +100,7 @@ export function UsersPage() {
   const [editing, setEditing] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
   const [deleteBusy, setDeleteBusy] = useState(false);
-  const [notice, setNotice] = useState<{ kind: "ok" | "error"; text: string } | null>(null);
+  const [notice, setNotice] = useState<NoticeValue | null>(null);
   const [highlight, setHighlight] = useState<string>();
 
   const saved = useCallback(
@@ -239,11 +240,7 @@ export function UsersPage() {
             onSaved={saved}
             onCancel={() => setEditing(null)}
           />
-          {notice && (
-            <p role={notice.kind === "error" ? "alert" : "status"} className={`notice notice-${notice.kind}`}>
-              {notice.text}
-            </p>
-          )}
+          <Notice notice={notice} />
         </aside>
       </div>
       <ConfirmDialog

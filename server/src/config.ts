@@ -29,6 +29,8 @@ export interface Config {
   streamBufferEvents: number;
   /** How often a live stream with a quiet bus checks the events table (covers a lossy or down bus). */
   eventPollMs: number;
+  /** How often a quiet live stream checks the events table while the bus is connected. */
+  eventSafetyPollMs: number;
   /** Users GetUser keeps in each instance's memory (0: none); the LRU drops the least recently read. */
   userCacheSize: number;
   /** Life of a cached user, in memory and in Redis: the most a lost invalidation leaves a stale read. */
@@ -100,6 +102,7 @@ export function loadConfig(env: Env = process.env): Config {
     healthCheckIntervalMs: int(env, "HEALTH_CHECK_INTERVAL_MS", 2000, 10, 600_000),
     streamBufferEvents: int(env, "STREAM_BUFFER_EVENTS", 1000, 1, 1_000_000),
     eventPollMs: int(env, "EVENT_POLL_MS", 2000, 10, 600_000),
+    eventSafetyPollMs: int(env, "EVENT_SAFETY_POLL_MS", 30_000, 10, 3_600_000),
     userCacheSize: int(env, "USER_CACHE_SIZE", 10_000, 0, 10_000_000),
     userCacheTtlMs: int(env, "USER_CACHE_TTL_MS", 60_000, 1, 86_400_000),
     otelExporterOtlpEndpoint: url(env, "OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"]),

@@ -17,6 +17,8 @@ export interface FeedOptions {
   maxBuffered: number;
   /** How long the feed waits on a quiet bus before it checks the table anyway. */
   pollMs: number;
+  /** How long it waits on a quiet bus that is connected, as a safety net (default 30 s). */
+  safetyPollMs?: number;
   /** Rows per replay query. */
   pageSize?: number;
   /** Called as soon as the buffer overflows, before the consumer asks for more. */
@@ -32,10 +34,13 @@ export interface FeedOptions {
  * The bus is only a wake-up path. Sequences are dense per topic, so a live event that is not
  * the next one (a dropped or reordered bus message) sends the feed back to the table for the
  * missing range, and repeats are dropped by sequence. A quiet bus is checked against the
- * table every `pollMs`, which also covers a bus that is down. Memory is bounded: at most
+ * table every `pollMs` while the bus is down (and every `safetyPollMs` while it is up). Memory is bounded: at most
  * `maxBuffered` live events wait for a slow consumer, then the feed ends with
  * RESOURCE_EXHAUSTED, naming the sequence to resume after.
  */
+/** Short polls a feed keeps making after its bus reconnects. */
+const recoveryPolls = 3;
+
 export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEvent> {
   const pageSize = opts.pageSize ?? 500;
   const matches = (e: StoredEvent) =>
@@ -51,6 +56,8 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
 
   let replay = true;
   let dropped = false;
+  // Short polls still to make since the bus was last seen disconnected.
+  let recovering = 0;
   // True while the consumer holds an event and has not asked for the next.
   let parked = false;
 
@@ -75,6 +82,8 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
     wake?.();
   });
   const onAbort = () => wake?.();
+  // A feed waiting out a long safety interval must hear at once that the bus went away.
+  const stopWatching = opts.bus.onConnectionChange(() => wake?.());
   opts.signal.addEventListener("abort", onAbort);
   try {
     while (!opts.signal.aborted) {
@@ -114,15 +123,24 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
       if (overflow) throw overflow;
       const event = queue.shift();
       if (!event) {
+        if (opts.signal.aborted) break; // aborted while busy elsewhere: no wake-up is coming
         const woke = await new Promise<boolean>((resolve) => {
-          const timer = setTimeout(() => resolve(false), opts.pollMs);
+          // Polling every stream on a healthy bus would cost a query per stream per interval
+          // (1,000 idle subscribers: hundreds of queries a second); poll often only without it,
+          // and for a few intervals after it comes back, while its subscriptions are renewed.
+          if (!opts.bus.connected()) recovering = recoveryPolls;
+          const wait = recovering > 0 ? opts.pollMs : (opts.safetyPollMs ?? 30_000);
+          const timer = setTimeout(() => resolve(false), wait);
           wake = () => {
             clearTimeout(timer);
             resolve(true);
           };
         });
         wake = undefined;
-        if (!woke) replay = true;
+        if (!woke) {
+          replay = true;
+          if (recovering > 0 && opts.bus.connected()) recovering--;
+        }
         continue;
       }
       if (event.sequence <= cursor) continue; // already delivered: a repeat
@@ -142,6 +160,7 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
     }
   } finally {
     unsubscribe();
+    stopWatching();
     opts.signal.removeEventListener("abort", onAbort);
   }
 }

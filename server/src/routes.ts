@@ -24,6 +24,7 @@ export function routes(ctx: AppContext): (router: ConnectRouter) => void {
       bus: ctx.bus,
       maxBuffered: ctx.config.streamBufferEvents,
       pollMs: ctx.config.eventPollMs,
+      safetyPollMs: ctx.config.eventSafetyPollMs,
       observeLag: (seconds) => ctx.metrics.busLag.observe(seconds),
     };
     router.service(

@@ -17,6 +17,13 @@ export interface EventBus {
    * Resolves when the bus carries events between instances right now; rejects when it does
    * not (streams then fall back to polling the table). Absent on a bus that cannot fail.
    */
+  /**
+   * Whether live events are flowing to this instance now. While they are, streams rely on the
+   * bus and check the events table only as a rare safety net; while not, they poll it.
+   */
+  connected(): boolean;
+  /** Calls `listener` whenever connected() may have changed, until the returned function is called. */
+  onConnectionChange(listener: () => void): () => void;
   ping?(): Promise<void>;
   close(): Promise<void>;
 }

@@ -10,6 +10,8 @@ export function createMemoryBus(): EventBus {
     },
     subscribe: (topic, listener) => listeners.add(topic, listener),
     subscriptionCount: () => listeners.count(),
+    connected: () => true,
+    onConnectionChange: () => () => {},
     async close() {},
   };
 }

@@ -23,6 +23,13 @@ export async function createRedisBus(url: string, namespace: string, logger: Log
   }
   await Promise.all([pub.connect(), sub.connect()]);
   const listeners = new TopicListeners();
+  // One set of handlers on the connection, fanned out to every live stream that waits on it.
+  const connectionListeners = new Set<() => void>();
+  for (const event of ["ready", "close", "reconnecting", "end"]) {
+    sub.on(event, () => {
+      for (const listener of [...connectionListeners]) listener();
+    });
+  }
   sub.on("messageBuffer", (channel: Buffer, message: Buffer) => {
     const event = decode(channel.toString().slice(prefix.length), message);
     if (event) listeners.dispatch(event);
@@ -53,6 +60,11 @@ export async function createRedisBus(url: string, namespace: string, logger: Log
       };
     },
     subscriptionCount: () => listeners.count(),
+    connected: () => sub.status === "ready",
+    onConnectionChange(listener) {
+      connectionListeners.add(listener);
+      return () => connectionListeners.delete(listener);
+    },
     async ping() {
       // Both connections must be up: the publisher alone would hide a subscriber that is
       // reconnecting (and deaf) behind a working PING.

@@ -13,6 +13,8 @@ export interface LiveFeeds {
   maxBuffered: number;
   /** How often a quiet stream checks the events table. */
   pollMs: number;
+  /** How often a quiet stream checks the events table while the bus is connected. */
+  safetyPollMs: number;
   /** Told the publish-to-delivery time of each live event a stream gets from the bus. */
   observeLag?: (seconds: number) => void;
 }
@@ -39,6 +41,7 @@ export function followForCall(
     signal,
     maxBuffered: feeds.maxBuffered,
     pollMs: feeds.pollMs,
+    safetyPollMs: feeds.safetyPollMs,
     observeLag: feeds.observeLag,
     onOverflow: (err) => {
       stalled = setTimeout(() => endStalledCall(ctx, err), stalledGraceMs);

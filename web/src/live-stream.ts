@@ -23,8 +23,12 @@ export interface LiveStreamSpec<T> {
   initialCursor?: bigint;
 }
 
-/** Errors that a retry cannot mend: the view shows them and stops. */
+/**
+ * Errors that a retry cannot mend: the view shows them and stops. OUT_OF_RANGE means the cursor
+ * is past the server's history (its database was replaced): only a reload starts over.
+ */
 const fatalCodes = new Set([
+  Code.OutOfRange,
   Code.InvalidArgument,
   Code.NotFound,
   Code.PermissionDenied,

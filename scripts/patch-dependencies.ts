@@ -70,6 +70,24 @@ const patches: Patch[] = [
     nextWriteTimer = chunk = null // switchboard patch
     if (socket) {`,
   },
+  {
+    // gRPC's compression.md: a server that refuses a request's grpc-encoding answers
+    // UNIMPLEMENTED *with* grpc-accept-encoding listing what it accepts. connect-es puts the
+    // list in the error's metadata, which the gRPC handler then drops.
+    why: "@connectrpc/connect: an unsupported grpc-encoding is answered with grpc-accept-encoding",
+    files: ["node_modules/@connectrpc/connect/dist/esm/protocol-grpc/handler-factory.js"],
+    from: `        if (compression.response) {
+            context.responseHeader.set(headerEncoding, compression.response.name);
+        }
+        // We split the pipeline`,
+    to: `        if (compression.response) {
+            context.responseHeader.set(headerEncoding, compression.response.name);
+        }
+        if (compression.error) {
+            context.responseHeader.set(headerAcceptEncoding, opt.acceptCompression.map((c) => c.name).join(","));
+        }
+        // We split the pipeline`,
+  },
 ];
 
 const root = new URL("..", import.meta.url).pathname;

@@ -11,7 +11,6 @@ import {
   UpdateUserRequestSchema,
 } from "../../../gen/switchboard/v1/user_pb.js";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
-import { missingGrpcAcceptEncoding } from "./known-bugs.ts";
 import { type CellOptions, matrixFor } from "./matrix.ts";
 import { lockUsersTable } from "./users-table.ts";
 import {
@@ -216,25 +215,20 @@ for (const protocol of allProtocols) {
   });
 }
 
-errorCell(
-  "unsupported compression → grpc-accept-encoding",
-  "gRPC",
-  async () => {
-    // compression.md: the server includes grpc-accept-encoding with the algorithms it accepts,
-    // which must not contain the one the client used.
-    const { x } = await call("gRPC", {
-      path: `${users}/GetUser`,
-      payload: getUser,
-      flags: 1,
-      headers: unknownEncoding.gRPC,
-    });
-    const accepted = x.headers["grpc-accept-encoding"] ?? x.trailers["grpc-accept-encoding"];
-    assert.ok(accepted, "grpc-accept-encoding in the answer");
-    assert.match(accepted, /gzip/);
-    assert.doesNotMatch(accepted, /snappy/);
-  },
-  { knownBug: missingGrpcAcceptEncoding },
-);
+errorCell("unsupported compression → grpc-accept-encoding", "gRPC", async () => {
+  // compression.md: the server includes grpc-accept-encoding with the algorithms it accepts,
+  // which must not contain the one the client used.
+  const { x } = await call("gRPC", {
+    path: `${users}/GetUser`,
+    payload: getUser,
+    flags: 1,
+    headers: unknownEncoding.gRPC,
+  });
+  const accepted = x.headers["grpc-accept-encoding"] ?? x.trailers["grpc-accept-encoding"];
+  assert.ok(accepted, "grpc-accept-encoding in the answer");
+  assert.match(accepted, /gzip/);
+  assert.doesNotMatch(accepted, /snappy/);
+});
 
 // --- HTTP versions ------------------------------------------------------------------------
 errorCell("gRPC over HTTP/1.1: full answer, status in trailers", "gRPC", async () => {

@@ -4,29 +4,20 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { pino } from "pino";
-import { createTestDatabase, type TestDatabase } from "../test/support/test-database.ts";
+import { openTestDatabase } from "../test/support/test-database.ts";
 import type { EventBus } from "./bus/event-bus.ts";
 import { createMemoryBus } from "./bus/memory-bus.ts";
-import { type Database, openDatabase } from "./db/database.ts";
+import type { Database } from "./db/database.ts";
 import { inTransaction } from "./db/deadline.ts";
 import { followTopic } from "./events-feed.ts";
 import { appendEvent, type StoredEvent } from "./stores/event-store.ts";
 
-let testDb: TestDatabase;
 let database: Database;
 before(async () => {
-  testDb = await createTestDatabase();
-  database = await openDatabase({
-    databaseUrl: testDb.url,
-    dataDir: "memory://",
-    poolSize: 12,
-    logger: pino({ level: "silent" }),
-  });
+  database = await openTestDatabase(12);
 });
 after(async () => {
   await database?.close();
-  await testDb?.drop();
 });
 
 /** A bus that loses 10% of messages, repeats 5% and delays some past later ones. */

@@ -14,16 +14,14 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import * as grpc from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { ChatService } from "../../gen/switchboard/v1/chat_pb.js";
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
-import { loadConfig } from "../src/config.ts";
-import { type RunningServer, startServer } from "../src/server.ts";
+import type { RunningServer } from "../src/server.ts";
 import { chatTopic } from "../src/services/chat-messages.ts";
 import { descriptorSet } from "./interop/paths.ts";
 import { clientFor } from "./support/clients.ts";
-import { startTestRedis, type TestRedis } from "./support/redis-server.ts";
-import { createTestDatabase, type TestDatabase } from "./support/test-database.ts";
+import type { TestRedis } from "./support/redis-server.ts";
+import { startTwoInstances, type TwoInstances } from "./support/two-instances.ts";
 
 const skip = !process.env.DATABASE_URL && "needs DATABASE_URL (instances share one PostgreSQL)";
 const python = process.env.INTEROP_PYTHON ?? "/usr/bin/python3";
@@ -33,29 +31,19 @@ const pythonClient = fileURLToPath(new URL("./chat/chat_client.py", import.meta.
 // from a stream's periodic look at the events table.
 const eventPollMs = 60_000;
 
-let database: TestDatabase;
+let pair: TwoInstances;
 let redis: TestRedis;
 let a: RunningServer;
 let b: RunningServer;
 before(async () => {
   if (skip) return;
-  database = await createTestDatabase();
-  redis = await startTestRedis();
-  const config = loadConfig({
-    PORT: "0",
-    HOST: "127.0.0.1",
-    DATABASE_URL: database.url,
-    REDIS_URL: redis.url,
+  pair = await startTwoInstances({
     EVENT_POLL_MS: String(eventPollMs),
-    DRAIN_TIMEOUT_MS: "1000",
   });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-  [a, b] = await Promise.all([startServer(config, { logger }), startServer(config, { logger })]);
+  ({ a, b, redis } = pair);
 });
 after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  await redis?.stop();
-  await database?.drop();
+  await pair?.stop();
 });
 
 /** A message as every client's output is reduced to: the order's key and what was said. */

@@ -4,42 +4,30 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { Redis } from "ioredis";
-import { pino } from "pino";
 import { type OrderEvent, OrderService, OrderStatus } from "../../gen/switchboard/v1/order_pb.js";
-import { loadConfig } from "../src/config.ts";
-import { type RunningServer, startServer } from "../src/server.ts";
+import type { RunningServer } from "../src/server.ts";
 import { clientFor } from "./support/clients.ts";
-import { startTestRedis, type TestRedis } from "./support/redis-server.ts";
-import { createTestDatabase, type TestDatabase } from "./support/test-database.ts";
+import type { TestRedis } from "./support/redis-server.ts";
+import { startTwoInstances, type TwoInstances } from "./support/two-instances.ts";
 import { newUserId } from "./support/users.ts";
 
 const skip = !process.env.DATABASE_URL && "needs DATABASE_URL (instances share one PostgreSQL)";
 
-let database: TestDatabase;
+let pair: TwoInstances;
 let redis: TestRedis;
 let a: RunningServer;
 let b: RunningServer;
 before(async () => {
   if (skip) return;
-  database = await createTestDatabase();
-  redis = await startTestRedis();
-  const config = loadConfig({
-    PORT: "0",
-    HOST: "127.0.0.1",
-    DATABASE_URL: database.url,
-    REDIS_URL: redis.url,
+  pair = await startTwoInstances({
     EVENT_POLL_MS: "300",
     // While Redis is up the table is checked only this rarely, so a prompt delivery came over Redis.
     EVENT_SAFETY_POLL_MS: "60000",
-    DRAIN_TIMEOUT_MS: "1000",
   });
-  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });
-  [a, b] = await Promise.all([startServer(config, { logger }), startServer(config, { logger })]);
+  ({ a, b, redis } = pair);
 });
 after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-  await redis?.stop();
-  await database?.drop();
+  await pair?.stop();
 });
 
 const newUser = () => newUserId(a.url, "Multi");

@@ -1,24 +1,15 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
-import { pino } from "pino";
-import { createTestDatabase, type TestDatabase } from "../../test/support/test-database.ts";
-import { type Database, openDatabase } from "../db/database.ts";
+import { openTestDatabase } from "../../test/support/test-database.ts";
+import type { Database } from "../db/database.ts";
 import * as store from "./user-store.ts";
 
-let testDb: TestDatabase;
 let database: Database;
 before(async () => {
-  testDb = await createTestDatabase();
-  database = await openDatabase({
-    databaseUrl: testDb.url,
-    dataDir: "memory://",
-    poolSize: 4,
-    logger: pino({ level: "silent" }),
-  });
+  database = await openTestDatabase(4);
 });
 after(async () => {
   await database?.close();
-  await testDb?.drop();
 });
 
 test("createUser lower-cases the email and starts at version 1", async () => {

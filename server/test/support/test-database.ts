@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { pino } from "pino";
 import postgres from "postgres";
+import { type Database, openDatabase } from "../../src/db/database.ts";
 
 export interface TestDatabase {
   /** DATABASE_URL for the server under test; undefined means embedded PGlite in memory. */
@@ -32,6 +34,27 @@ export async function createTestDatabase(baseUrl = process.env.DATABASE_URL): Pr
       } finally {
         await admin.end();
       }
+    },
+  };
+}
+
+/**
+ * A migrated database of its own, opened directly (no server): for store-level tests. close()
+ * closes it and drops it.
+ */
+export async function openTestDatabase(poolSize = 4): Promise<Database & { close(): Promise<void> }> {
+  const testDb = await createTestDatabase();
+  const database = await openDatabase({
+    databaseUrl: testDb.url,
+    dataDir: "memory://",
+    poolSize,
+    logger: pino({ level: "silent" }),
+  });
+  return {
+    ...database,
+    async close() {
+      await database.close();
+      await testDb.drop();
     },
   };
 }

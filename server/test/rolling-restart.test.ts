@@ -83,7 +83,8 @@ test("rolling restart of one of two instances under load: zero failed unary call
   const b: RunningServer = await start();
   try {
     // A client as a load balancer would run it: round robin, and a call refused with
-    // UNAVAILABLE (the instance is going away or gone) is sent again to the other instance.
+    // UNAVAILABLE (the instance is going away or gone) or a connection that could not be made
+    // is sent again to the other instance.
     const instances = () => [a.url, b.url];
     let turn = 0;
     const call = async (i: number) => {
@@ -96,8 +97,11 @@ test("rolling restart of one of two instances under load: zero failed unary call
             { timeoutMs: drainMs * 3 },
           );
         } catch (err) {
-          const code = ConnectError.from(err).code;
-          if (code !== Code.Unavailable || attempt >= 3) throw err;
+          // Refused (UNAVAILABLE), or never reached an instance at all (a connect that was
+          // reset while the instance closed its listener): safe to send elsewhere.
+          const ce = ConnectError.from(err);
+          const retryable = ce.code === Code.Unavailable || /\bconnect E[A-Z]+/.test(ce.rawMessage);
+          if (!retryable || attempt >= 3) throw err;
         }
       }
     };

@@ -14,6 +14,7 @@ import { loadConfig } from "../src/config.ts";
 import { type RunningServer, startServer } from "../src/server.ts";
 import { clientFor } from "./support/clients.ts";
 import { createTestDatabase, type TestDatabase } from "./support/test-database.ts";
+import { eventually } from "./support/wait.ts";
 
 const skip = !process.env.DATABASE_URL && "needs DATABASE_URL (two instances share one PostgreSQL)";
 const drainMs = 2000;
@@ -88,9 +89,10 @@ test("rolling restart of one of two instances under load: zero failed unary call
     const instances = () => [a.url, b.url];
     let turn = 0;
     const call = async (i: number) => {
+      const first = turn; // fixed per call, so each retry goes to the other instance
       for (let attempt = 0; ; attempt++) {
         const urls = instances();
-        const url = urls[(turn + attempt) % urls.length] ?? b.url;
+        const url = urls[(first + attempt) % urls.length] ?? b.url;
         try {
           return await clientFor(UserService, url, "grpc").createUser(
             { name: `r${i}`, email: `rolling-${i}-${randomUUID()}@example.com`, age: 30 },
@@ -119,11 +121,11 @@ test("rolling restart of one of two instances under load: zero failed unary call
         }
       }
     });
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually("calls succeed before the restart", () => ok > 0, 20_000);
     const okBefore = ok;
     await a.stop(); // SIGTERM does exactly this
     a = await start(); // and the orchestrator starts a new one in its place
-    await new Promise((r) => setTimeout(r, 500));
+    await eventually("calls keep succeeding after the restart", () => ok > okBefore + 5, 20_000);
     running = false;
     await Promise.all(workers);
     assert.ok(okBefore > 0 && ok > okBefore, `calls kept succeeding (${okBefore} before, ${ok} in all)`);

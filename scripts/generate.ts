@@ -70,6 +70,8 @@ try {
     "--include_source_info",
     `--descriptor_set_out=${image}`,
     ...protos,
+    // RetryInfo tells a rate-limited client when to come back.
+    "google/rpc/error_details.proto",
     "grpc/health/v1/health.proto",
     "grpc/reflection/v1/reflection.proto",
     "grpc/reflection/v1alpha/reflection.proto",
@@ -86,6 +88,8 @@ try {
     "switchboard",
     "--path",
     "google/rpc/status.proto",
+    "--path",
+    "google/rpc/error_details.proto",
     "--path",
     "grpc",
   ]);

@@ -39,6 +39,25 @@ export interface Config {
   otelExporterOtlpEndpoint: string | undefined;
   /** service.name on exported spans. */
   otelServiceName: string;
+  /** Key that signs session tokens (AUTH_SECRET); unset: generated and kept under DATA_DIR. */
+  authSecret: string | undefined;
+  /** The operator's admin bearer token (ADMIN_TOKEN); unset: generated, printed once, kept under DATA_DIR. */
+  adminToken: string | undefined;
+  /** Life of a session token from SignIn. */
+  tokenTtlSeconds: number;
+  /** Origins whose browsers may call cross-origin ("*": any); empty: same origin only. */
+  corsOrigins: string[];
+  /** Take the client address from the last X-Forwarded-For hop (only behind a proxy that sets it). */
+  trustProxy: boolean;
+  /** Mutations per second per user, and the burst allowed (0 per second: no limit). */
+  rateLimitUser: { perSecond: number; burst: number };
+  /** Mutations per second per client address, and the burst allowed (0 per second: no limit). */
+  rateLimitAddress: { perSecond: number; burst: number };
+  /** Open streams per user (admins exempt) and per client address on one instance; 0: no limit. */
+  maxStreamsPerUser: number;
+  maxStreamsPerAddress: number;
+  /** A response whose client has not read for this long is reset (0: never). */
+  streamWriteTimeoutMs: number;
 }
 
 export class ConfigError extends Error {
@@ -107,7 +126,61 @@ export function loadConfig(env: Env = process.env): Config {
     userCacheTtlMs: int(env, "USER_CACHE_TTL_MS", 60_000, 1, 86_400_000),
     otelExporterOtlpEndpoint: url(env, "OTEL_EXPORTER_OTLP_ENDPOINT", ["http:", "https:"]),
     otelServiceName: serviceName(env.OTEL_SERVICE_NAME),
+    authSecret: secret(env, "AUTH_SECRET"),
+    adminToken: secret(env, "ADMIN_TOKEN"),
+    tokenTtlSeconds: int(env, "TOKEN_TTL_SECONDS", 3600, 60, 7 * 86_400),
+    corsOrigins: origins(env.CORS_ORIGINS),
+    trustProxy: bool(env, "TRUST_PROXY"),
+    rateLimitUser: {
+      perSecond: int(env, "RATE_LIMIT_USER_PER_SECOND", 10, 0, 1_000_000),
+      burst: int(env, "RATE_LIMIT_USER_BURST", 40, 1, 10_000_000),
+    },
+    rateLimitAddress: {
+      perSecond: int(env, "RATE_LIMIT_ADDRESS_PER_SECOND", 100, 0, 1_000_000),
+      burst: int(env, "RATE_LIMIT_ADDRESS_BURST", 200, 1, 10_000_000),
+    },
+    maxStreamsPerUser: int(env, "MAX_STREAMS_PER_USER", 32, 0, 1_000_000),
+    maxStreamsPerAddress: int(env, "MAX_STREAMS_PER_ADDRESS", 512, 0, 1_000_000),
+    streamWriteTimeoutMs: int(env, "STREAM_WRITE_TIMEOUT_MS", 30_000, 0, 3_600_000),
   };
+}
+
+/** A secret from the environment: printable, no spaces, at least 32 characters. */
+function secret(env: Env, name: string): string | undefined {
+  const raw = env[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (!/^[\x21-\x7e]{32,4096}$/.test(raw)) {
+    throw new ConfigError(`${name} must be 32 to 4096 printable characters without spaces`);
+  }
+  return raw;
+}
+
+function bool(env: Env, name: string): boolean {
+  const raw = (env[name] ?? "").toLowerCase();
+  if (raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "true" || raw === "1") return true;
+  throw new ConfigError(`${name} must be true or false, got "${raw}"`);
+}
+
+/** CORS_ORIGINS: comma-separated origins such as https://app.example.com, or "*". */
+function origins(raw: string | undefined): string[] {
+  const list = (raw ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s !== "");
+  for (const origin of list) {
+    if (origin === "*") continue;
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {}
+    if (!parsed || parsed.origin !== origin) {
+      throw new ConfigError(
+        `CORS_ORIGINS entries must be origins like https://app.example.com, got "${origin}"`,
+      );
+    }
+  }
+  return list;
 }
 
 function serviceName(raw: string | undefined): string {

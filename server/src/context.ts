@@ -1,4 +1,7 @@
 import { Redis } from "ioredis";
+import { type Authenticate, createAuthenticator } from "./auth/authenticate.ts";
+import { loadAuthSecrets } from "./auth/secrets.ts";
+import { createTokens, type Tokens } from "./auth/tokens.ts";
 import type { EventBus } from "./bus/event-bus.ts";
 import { createMemoryBus } from "./bus/memory-bus.ts";
 import { createRedisBus } from "./bus/redis-bus.ts";
@@ -9,6 +12,8 @@ import { type HealthMonitor, startHealthMonitor } from "./health-monitor.ts";
 import { createOpenCalls, type OpenCalls } from "./interceptors/open-calls.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createMetrics, type Metrics } from "./metrics.ts";
+import { createRateLimiter, type RateLimiter } from "./rate-limiter.ts";
+import { getUser } from "./stores/user-store.ts";
 import { startTelemetry, type Telemetry } from "./telemetry.ts";
 import { createUserCache, type UserCache } from "./user-cache.ts";
 import { type CheckMessage, createMessageChecker } from "./validation.ts";
@@ -34,6 +39,12 @@ export interface AppContext {
   readonly metrics: Metrics;
   /** Tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set; undefined (and free) otherwise. */
   readonly telemetry: Telemetry | undefined;
+  /** Issues and checks session tokens; knows the operator's admin token. */
+  readonly tokens: Tokens;
+  /** Bearer header to caller, or UNAUTHENTICATED. */
+  readonly authenticate: Authenticate;
+  /** Mutation rate limits per user and per client address (undefined: off). */
+  readonly rateLimits: { user: RateLimiter | undefined; address: RateLimiter | undefined };
   /** Releases everything the context opened. */
   close(): Promise<void>;
 }
@@ -92,6 +103,21 @@ export async function createAppContext(
     intervalMs: config.healthCheckIntervalMs,
     logger: logger.child({ subsystem: "health" }),
   });
+  const secrets = loadAuthSecrets({
+    authSecret: config.authSecret,
+    adminToken: config.adminToken,
+    dataDir: config.dataDir,
+    logger: logger.child({ subsystem: "auth" }),
+  });
+  const tokens = createTokens({ ...secrets, ttlSeconds: config.tokenTtlSeconds });
+  const authenticate = createAuthenticator({
+    tokens,
+    // Through the user cache: a deleted user's or demoted admin's token stops working at once.
+    findUser: (id) => userCache.get(id, () => getUser(database.db, id)),
+  });
+  const limiter = (l: { perSecond: number; burst: number }) =>
+    l.perSecond > 0 ? createRateLimiter(l) : undefined;
+  const rateLimits = { user: limiter(config.rateLimitUser), address: limiter(config.rateLimitAddress) };
   const openCalls = createOpenCalls();
   const metrics = createMetrics({
     openCalls: openCalls.count,
@@ -110,7 +136,12 @@ export async function createAppContext(
     bus,
     userCache,
     openCalls,
+    tokens,
+    authenticate,
+    rateLimits,
     async close() {
+      rateLimits.user?.close();
+      rateLimits.address?.close();
       health.close();
       userCache.close();
       cacheRedis?.disconnect();

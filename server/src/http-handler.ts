@@ -1,16 +1,21 @@
 import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
-import { callContextValues } from "./call-control.ts";
+import { callContextValues, clientAddress } from "./call-control.ts";
 import type { AppContext } from "./context.ts";
+import { createCors } from "./cors.ts";
 import { answerUnimplemented } from "./fallback.ts";
+import { authInterceptor } from "./interceptors/auth.ts";
 import { deadlineInterceptor } from "./interceptors/deadline.ts";
 import { errorInterceptor } from "./interceptors/errors.ts";
 import { metricsInterceptor } from "./interceptors/metrics.ts";
+import { rateLimitInterceptor } from "./interceptors/rate-limit.ts";
 import { requestLogInterceptor } from "./interceptors/request-log.ts";
 import { shutdownInterceptor } from "./interceptors/shutdown.ts";
+import { streamLimitInterceptor } from "./interceptors/stream-limits.ts";
 import { tracingInterceptor } from "./interceptors/tracing.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { routes } from "./routes.ts";
 import { createStaticFiles, webDist } from "./static-files.ts";
+import { createWriteStallGuard } from "./write-stall.ts";
 
 /** A request handler for node:http and node:http2 alike (connect-node's handler type). */
 export type HttpHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
@@ -25,10 +30,12 @@ export interface HttpHandlerOptions {
 /** Plain HTTP endpoints beside the RPCs, then every RPC on every protocol. */
 export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): HttpHandler {
   const { config } = ctx;
+  const addressOf = (values: Parameters<typeof clientAddress>[0]) => clientAddress(values, config.trustProxy);
   const rpc = connectNodeAdapter({
     routes: routes(ctx),
     // Outermost first: count the call, trace it, log and measure it (seeing codes as mapped),
-    // map errors at the edge, then enforce the deadline, then validate.
+    // map errors at the edge, then enforce the deadline; then who is calling and may they,
+    // how often and how many streams; then validate.
     interceptors: [
       ctx.openCalls.interceptor,
       tracingInterceptor(ctx.telemetry),
@@ -37,6 +44,13 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
       errorInterceptor(ctx.logger),
       shutdownInterceptor(opts.shutdownSignal),
       deadlineInterceptor(),
+      authInterceptor(ctx.authenticate),
+      rateLimitInterceptor({ ...ctx.rateLimits, addressOf }),
+      streamLimitInterceptor({
+        perUser: config.maxStreamsPerUser,
+        perAddress: config.maxStreamsPerAddress,
+        addressOf,
+      }),
       validationInterceptor(ctx.checkMessage),
     ],
     readMaxBytes: config.maxMessageBytes,
@@ -47,6 +61,9 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
   });
   // The dashboard, when it has been built (npm start builds it).
   const staticFiles = createStaticFiles(webDist);
+  const corsFor = createCors(config.corsOrigins);
+  const stalls =
+    config.streamWriteTimeoutMs > 0 ? createWriteStallGuard(config.streamWriteTimeoutMs) : undefined;
   return (req, res) => {
     const path = req.url?.split("?")[0];
     if (req.method === "GET" && path === "/healthz") {
@@ -80,6 +97,8 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
       return;
     }
     if (staticFiles?.(req, res)) return;
+    if (corsFor(req, res)) return;
+    stalls?.watch(req, res);
     rpc(req, res);
   };
 }

@@ -3,11 +3,13 @@ import type { ConnectRouter } from "@connectrpc/connect";
 import { Health } from "../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection as ServerReflectionV1 } from "../../gen/grpc/reflection/v1/reflection_pb.js";
 import { ServerReflection as ServerReflectionV1alpha } from "../../gen/grpc/reflection/v1alpha/reflection_pb.js";
+import { AuthService } from "../../gen/switchboard/v1/auth_pb.js";
 import { ChatService } from "../../gen/switchboard/v1/chat_pb.js";
 import { NotificationService } from "../../gen/switchboard/v1/notification_pb.js";
 import { OrderService } from "../../gen/switchboard/v1/order_pb.js";
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import type { AppContext } from "./context.ts";
+import { createAuthService } from "./services/auth-service.ts";
 import { createChatService } from "./services/chat-service.ts";
 import { createHealthService } from "./services/health-service.ts";
 import type { LiveFeeds } from "./services/live-feeds.ts";
@@ -30,6 +32,10 @@ export function routes(ctx: AppContext): (router: ConnectRouter) => void {
     router.service(
       UserService,
       createUserService({ db: ctx.database.db, checkMessage: ctx.checkMessage, userCache: ctx.userCache }),
+    );
+    router.service(
+      AuthService,
+      createAuthService({ db: ctx.database.db, tokens: ctx.tokens, userCache: ctx.userCache }),
     );
     router.service(OrderService, createOrderService(feeds));
     router.service(NotificationService, createNotificationService(feeds));

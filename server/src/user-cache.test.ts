@@ -10,7 +10,16 @@ import { createUserCache, type UserCache, type UserCacheOptions, userChangesTopi
 
 function row(id: string, version: number, name = `v${version}`): UserRow {
   const time = new Date(Date.UTC(2026, 0, 1, 0, 0, version));
-  return { id, name, email: `${id}@example.com`, age: 30, createTime: time, updateTime: time, version };
+  return {
+    id,
+    name,
+    email: `${id}@example.com`,
+    age: 30,
+    role: "user",
+    createTime: time,
+    updateTime: time,
+    version,
+  };
 }
 
 /** A promise the test settles by hand: a database read caught in the middle. */

@@ -101,7 +101,16 @@ const setIfNewerSha = createHash("sha1").update(setIfNewerScript).digest("hex");
 interface SharedEntry {
   version?: number;
   deleted?: boolean;
-  row?: { id: string; name: string; email: string; age: number; createTime: string; updateTime: string };
+  row?: {
+    id: string;
+    name: string;
+    email: string;
+    age: number;
+    // Absent in entries written before roles existed.
+    role?: UserRow["role"];
+    createTime: string;
+    updateTime: string;
+  };
 }
 
 /**
@@ -177,6 +186,7 @@ export function createUserCache(options: UserCacheOptions): UserCache {
       if (entry.deleted || !entry.row || entry.version === undefined) return undefined;
       return {
         ...entry.row,
+        role: entry.row.role === "admin" ? "admin" : "user",
         version: entry.version,
         createTime: new Date(entry.row.createTime),
         updateTime: new Date(entry.row.updateTime),
@@ -196,6 +206,7 @@ export function createUserCache(options: UserCacheOptions): UserCache {
         name: row.name,
         email: row.email,
         age: row.age,
+        role: row.role,
         createTime: row.createTime.toISOString(),
         updateTime: row.updateTime.toISOString(),
       },

@@ -2,7 +2,7 @@
 // @generated from file switchboard/v1/user.proto (package switchboard.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import type { Message } from "@bufbuild/protobuf";
 import type { FieldMask, Timestamp } from "@bufbuild/protobuf/wkt";
 import type { Status } from "../../google/rpc/status_pb.js";
@@ -57,6 +57,13 @@ export declare type User = Message<"switchboard.v1.User"> & {
    * @generated from field: int64 version = 7;
    */
   version: bigint;
+
+  /**
+   * Only an admin may set it (CreateUser, or UpdateUser with "role" in the mask).
+   *
+   * @generated from field: switchboard.v1.Role role = 8;
+   */
+  role: Role;
 };
 
 /**
@@ -83,6 +90,21 @@ export declare type CreateUserRequest = Message<"switchboard.v1.CreateUserReques
    * @generated from field: int32 age = 3;
    */
   age: number;
+
+  /**
+   * Lets the user sign in; stored as an scrypt hash, never returned. Empty: no sign-in until
+   * one is set with AuthService.SetPassword.
+   *
+   * @generated from field: string password = 4;
+   */
+  password: string;
+
+  /**
+   * ROLE_UNSPECIFIED creates a ROLE_USER.
+   *
+   * @generated from field: switchboard.v1.Role role = 5;
+   */
+  role: Role;
 };
 
 /**
@@ -151,7 +173,7 @@ export declare type UpdateUserRequest = Message<"switchboard.v1.UpdateUserReques
   user?: User | undefined;
 
   /**
-   * Paths among "name", "email" and "age".
+   * Paths among "name", "email", "age" and (admin only) "role".
    *
    * @generated from field: google.protobuf.FieldMask update_mask = 2;
    */
@@ -443,6 +465,33 @@ export declare type UserStreamResponse = Message<"switchboard.v1.UserStreamRespo
  * Use `create(UserStreamResponseSchema)` to create a new message.
  */
 export declare const UserStreamResponseSchema: GenMessage<UserStreamResponse>;
+
+/**
+ * What a signed-in caller may do: a user acts on their own data, an admin on everyone's.
+ *
+ * @generated from enum switchboard.v1.Role
+ */
+export enum Role {
+  /**
+   * @generated from enum value: ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ROLE_USER = 1;
+   */
+  USER = 1,
+
+  /**
+   * @generated from enum value: ROLE_ADMIN = 2;
+   */
+  ADMIN = 2,
+}
+
+/**
+ * Describes the enum switchboard.v1.Role.
+ */
+export declare const RoleSchema: GenEnum<Role>;
 
 /**
  * UserService manages the people who place orders and chat.

@@ -1,5 +1,7 @@
+import { getTableColumns, sql } from "drizzle-orm";
 import {
   bigint,
+  check,
   customType,
   index,
   integer,
@@ -17,19 +19,33 @@ const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({
   dataType: () => "bytea",
 });
 
-export const users = pgTable("users", {
-  // UUIDv7, made by the server: ordered by creation, so keyset pages by id follow insert order.
-  id: uuid("id").primaryKey(),
-  name: text("name").notNull(),
-  // Stored lower-cased; the unique index is what makes a duplicate ALREADY_EXISTS.
-  email: text("email").notNull().unique("users_email_key"),
-  age: integer("age").notNull(),
-  createTime: timestamp("create_time", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
-  updateTime: timestamp("update_time", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
-  version: bigint("version", { mode: "number" }).notNull().default(1),
-});
+export const users = pgTable(
+  "users",
+  {
+    // UUIDv7, made by the server: ordered by creation, so keyset pages by id follow insert order.
+    id: uuid("id").primaryKey(),
+    name: text("name").notNull(),
+    // Stored lower-cased; the unique index is what makes a duplicate ALREADY_EXISTS.
+    email: text("email").notNull().unique("users_email_key"),
+    age: integer("age").notNull(),
+    createTime: timestamp("create_time", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    updateTime: timestamp("update_time", { withTimezone: true, precision: 3 }).notNull().defaultNow(),
+    version: bigint("version", { mode: "number" }).notNull().default(1),
+    role: text("role", { enum: ["user", "admin"] })
+      .notNull()
+      .default("user"),
+    // scrypt, self-describing (see passwords.ts); null: the user cannot sign in.
+    passwordHash: text("password_hash"),
+  },
+  (t) => [check("users_role_check", sql`${t.role} in ('user', 'admin')`)],
+);
 
-export type UserRow = typeof users.$inferSelect;
+/** Every column but the password hash: what reads select, so the hash never leaves the store. */
+const { passwordHash: _passwordHash, ...userColumnsWithoutHash } = getTableColumns(users);
+export const userColumns = userColumnsWithoutHash;
+
+export type UserRow = Omit<typeof users.$inferSelect, "passwordHash">;
+export type Role = UserRow["role"];
 
 export const orders = pgTable(
   "orders",

@@ -6,6 +6,7 @@ import {
   type ChatService,
 } from "../../../gen/switchboard/v1/chat_pb.js";
 import { AsyncQueue } from "../async-queue.ts";
+import { actingUser } from "../auth/principal.ts";
 import { inTransaction } from "../db/deadline.ts";
 import { toConnectError } from "../db/errors.ts";
 import { insertChatMessage } from "../stores/chat-store.ts";
@@ -60,7 +61,8 @@ export function createChatService(
 
   return {
     async sendMessage(req, ctx) {
-      return { message: await post(req, ctx) };
+      // The sender is the caller (the auth interceptor refused a user naming anyone else).
+      return { message: await post({ ...req, userId: actingUser(ctx, req.userId) }, ctx) };
     },
 
     async *subscribe(req, ctx) {
@@ -112,7 +114,10 @@ export function createChatService(
           const invalid = checkMessage(ChatRequestSchema, req);
           if (invalid) throw invalid;
           await join(req.room);
-          if (req.content !== "") posted.set(req.room, Number((await post(req, ctx)).sequence));
+          if (req.content !== "") {
+            const message = await post({ ...req, userId: actingUser(ctx, req.userId) }, ctx);
+            posted.set(req.room, Number(message.sequence));
+          }
         }
         if (!caughtUp()) {
           await new Promise<void>((resolve) => {

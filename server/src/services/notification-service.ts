@@ -1,5 +1,6 @@
 import { Code, ConnectError, type ServiceImpl } from "@connectrpc/connect";
 import type { NotificationService } from "../../../gen/switchboard/v1/notification_pb.js";
+import { actingUser } from "../auth/principal.ts";
 import { inTransaction, withDeadline } from "../db/deadline.ts";
 import { appendEvent } from "../stores/event-store.ts";
 import { insertNotification } from "../stores/notification-store.ts";
@@ -30,10 +31,12 @@ export function createNotificationService(feeds: LiveFeeds): ServiceImpl<typeof 
     },
 
     async *subscribeNotifications(req, ctx) {
-      if (!(await withDeadline(db, ctx, (tx) => getUser(tx, req.userId)))) {
-        throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
+      // A user subscribes to their own notifications only (the auth interceptor refused any other).
+      const userId = actingUser(ctx, req.userId);
+      if (!(await withDeadline(db, ctx, (tx) => getUser(tx, userId)))) {
+        throw new ConnectError(`user ${userId} not found`, Code.NotFound);
       }
-      const feed = followForCall(feeds, ctx, notificationTopic(req.userId), Number(req.afterSequence));
+      const feed = followForCall(feeds, ctx, notificationTopic(userId), Number(req.afterSequence));
       for await (const event of feed) yield { notification: decodeNotification(event) };
     },
   };

@@ -1,5 +1,6 @@
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
 import { OrderEventType, type OrderService, OrderStatus } from "../../../gen/switchboard/v1/order_pb.js";
+import { actingUser, isAdmin, ownerFilter, principalOf, visibleOwner } from "../auth/principal.ts";
 import { inTransaction, withDeadline } from "../db/deadline.ts";
 import type { OrderRow } from "../db/schema.ts";
 import { canMove, statusName } from "../order-status.ts";
@@ -29,9 +30,10 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
 
   return {
     async createOrder(req, ctx) {
+      const userId = actingUser(ctx, req.userId);
       const result = await inTransaction(db, ctx, async (tx) => {
         const r = await store.createOrder(tx, {
-          userId: req.userId,
+          userId,
           productId: req.productId,
           quantity: req.quantity,
           idempotencyKey: req.idempotencyKey,
@@ -54,7 +56,7 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
         case "user_not_found":
           // NOT_FOUND, not FAILED_PRECONDITION: the request names a user that does not exist,
           // and retrying cannot help until it does (AIP-193: a missing referenced resource).
-          throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
+          throw new ConnectError(`user ${userId} not found`, Code.NotFound);
         case "key_reused":
           throw new ConnectError(
             `idempotency_key "${req.idempotencyKey}" was already used for order ${result.order.id} with other values`,
@@ -69,7 +71,8 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
     },
 
     async getOrder(req, ctx) {
-      const row = await withDeadline(db, ctx, (tx) => store.getOrder(tx, req.id));
+      // Another user's order reads as absent: NOT_FOUND, so ids do not reveal what exists.
+      const row = await withDeadline(db, ctx, (tx) => store.getOrder(tx, req.id, visibleOwner(ctx)));
       if (!row) throw notFound(req.id);
       return { order: orderToMessage(row) };
     },
@@ -77,10 +80,11 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
     async *listOrders(req, ctx) {
       const limit = req.pageSize > 0 ? req.pageSize : defaultPageSize;
       const status = req.status === OrderStatus.UNSPECIFIED ? undefined : req.status;
+      const userId = ownerFilter(ctx, req.userId);
       let after = req.after;
       for (;;) {
         const page = await withDeadline(db, ctx, (tx) =>
-          store.listOrdersPage(tx, { userId: req.userId, status, after, limit }),
+          store.listOrdersPage(tx, { userId, status, after, limit }),
         );
         for (const row of page) yield { order: orderToMessage(row) };
         const last = page.at(-1);
@@ -90,8 +94,16 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
     },
 
     async updateOrderStatus(req, ctx) {
+      // A customer pays for or cancels their own order; fulfilment moves are an admin's.
+      if (!isAdmin(principalOf(ctx)) && !customerMoves.has(req.status)) {
+        throw new ConnectError(
+          `only an admin may mark an order ${statusName(req.status)}`,
+          Code.PermissionDenied,
+        );
+      }
+      const owner = visibleOwner(ctx);
       const { order, events } = await inTransaction(db, ctx, async (tx) => {
-        const current = await store.lockOrder(tx, req.id);
+        const current = await store.lockOrder(tx, req.id, owner);
         if (!current) throw notFound(req.id);
         checkMove(current, req.status, req.expectedVersion);
         const order = await store.setOrderStatus(tx, req.id, req.status);
@@ -123,21 +135,20 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
     },
 
     async *streamOrders(req, ctx: HandlerContext) {
-      if (req.userId !== undefined && !(await withDeadline(db, ctx, (tx) => getUser(tx, req.userId ?? "")))) {
-        throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
+      // A user follows their own orders only; an admin all, or one user's.
+      const userId = ownerFilter(ctx, req.userId);
+      if (userId !== undefined && !(await withDeadline(db, ctx, (tx) => getUser(tx, userId)))) {
+        throw new ConnectError(`user ${userId} not found`, Code.NotFound);
       }
-      for await (const event of followForCall(
-        feeds,
-        ctx,
-        ordersTopic,
-        Number(req.afterSequence),
-        req.userId,
-      )) {
+      for await (const event of followForCall(feeds, ctx, ordersTopic, Number(req.afterSequence), userId)) {
         yield { event: decodeOrderEvent(event) };
       }
     },
   };
 }
+
+/** The moves a customer may make on their own order. */
+const customerMoves = new Set([OrderStatus.PAID, OrderStatus.CANCELLED]);
 
 function checkMove(current: OrderRow, to: OrderStatus, expectedVersion: bigint | undefined): void {
   if (expectedVersion !== undefined && BigInt(current.version) !== expectedVersion) {

@@ -18,6 +18,8 @@ import {
   type UserStreamResponse,
   UserStreamResponseSchema,
 } from "../../../gen/switchboard/v1/user_pb.js";
+import { hashPassword } from "../auth/passwords.ts";
+import { isAdmin, principalOf, visibleOwner } from "../auth/principal.ts";
 import type { Db } from "../db/database.ts";
 import { withDeadline } from "../db/deadline.ts";
 import { toConnectError } from "../db/errors.ts";
@@ -25,7 +27,7 @@ import type { UserRow } from "../db/schema.ts";
 import * as store from "../stores/user-store.ts";
 import type { UserCache } from "../user-cache.ts";
 import type { CheckMessage } from "../validation.ts";
-import { userToMessage } from "./user-messages.ts";
+import { roleFromMessage, userToMessage } from "./user-messages.ts";
 
 export interface UserServiceDeps {
   db: Db;
@@ -49,11 +51,30 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
   const { db, checkMessage, userCache } = deps;
 
   async function createOne(req: CreateUserRequest, ctx: HandlerContext): Promise<User> {
-    const row = await withDeadline(db, ctx, (tx) => store.createUser(tx, req));
+    // CreateUser is admin-only by the contract; UserStream's create operation is checked here.
+    if (!isAdmin(principalOf(ctx)))
+      throw new ConnectError("creating users is for admins", Code.PermissionDenied);
+    const passwordHash = req.password ? await hashPassword(req.password) : undefined;
+    const row = await withDeadline(db, ctx, (tx) =>
+      store.createUser(tx, {
+        name: req.name,
+        email: req.email,
+        age: req.age,
+        role: roleFromMessage(req.role),
+        passwordHash,
+      }),
+    );
     return userToMessage(row);
   }
 
+  /** A user sees and changes only their own row; anyone else's reads as absent (NOT_FOUND). */
+  function checkVisible(ctx: HandlerContext, id: string): void {
+    const owner = visibleOwner(ctx);
+    if (owner !== undefined && owner !== id) throw notFound(id);
+  }
+
   async function getOne(req: GetUserRequest, ctx: HandlerContext): Promise<User> {
+    checkVisible(ctx, req.id);
     const row = await userCache.get(req.id, () => withDeadline(db, ctx, (tx) => store.getUser(tx, req.id)));
     if (!row) throw notFound(req.id);
     return userToMessage(row);
@@ -62,8 +83,14 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
   async function updateOne(req: UpdateUserRequest, ctx: HandlerContext): Promise<User> {
     const user = req.user;
     if (!user) throw new ConnectError("user is required", Code.InvalidArgument);
+    checkVisible(ctx, user.id);
     const paths = new Set(req.updateMask?.paths ?? []);
+    // Mass assignment: the mask may name only the fields the caller's role may set.
+    if (paths.has("role") && !isAdmin(principalOf(ctx))) {
+      throw new ConnectError("update_mask path role may be set only by an admin", Code.PermissionDenied);
+    }
     const patch: store.UserPatch = {};
+    if (paths.has("role")) patch.role = roleFromMessage(user.role);
     if (paths.has("name")) patch.name = user.name;
     if (paths.has("email")) patch.email = user.email;
     if (paths.has("age")) patch.age = user.age;
@@ -84,6 +111,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
   }
 
   async function deleteOne(req: DeleteUserRequest, ctx: HandlerContext): Promise<void> {
+    checkVisible(ctx, req.id);
     const deleted = await withDeadline(db, ctx, (tx) => store.deleteUser(tx, req.id));
     if (!deleted) throw notFound(req.id);
     await userCache.deleted(req.id);
@@ -148,10 +176,12 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
 
     async *listUsers(req, ctx) {
       const limit = req.pageSize > 0 ? req.pageSize : defaultPageSize;
+      // A user lists only themselves; an admin everyone.
+      const only = visibleOwner(ctx);
       let after = req.after;
       for (;;) {
         const page = await withDeadline(db, ctx, (tx) =>
-          store.listUsersPage(tx, { after, query: req.query, limit }),
+          store.listUsersPage(tx, { after, query: req.query, limit, only }),
         );
         for (const row of page) yield { user: userToMessage(row) };
         const last = page.at(-1);

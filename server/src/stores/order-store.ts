@@ -44,14 +44,19 @@ export async function createOrder(tx: Db, input: NewOrder): Promise<CreateOrderR
   return { kind: same ? "replayed" : "key_reused", order: existing };
 }
 
-export async function getOrder(db: Db, id: string): Promise<OrderRow | undefined> {
-  const [row] = await db.select().from(orders).where(eq(orders.id, id));
+/** `owner`: only that user's order is found (another user's reads as absent); undefined: any. */
+function byId(id: string, owner: string | undefined): SQL | undefined {
+  return owner === undefined ? eq(orders.id, id) : and(eq(orders.id, id), eq(orders.userId, owner));
+}
+
+export async function getOrder(db: Db, id: string, owner?: string): Promise<OrderRow | undefined> {
+  const [row] = await db.select().from(orders).where(byId(id, owner));
   return row;
 }
 
 /** Reads an order and locks it until the transaction ends, for a read-check-write. */
-export async function lockOrder(tx: Db, id: string): Promise<OrderRow | undefined> {
-  const [row] = await tx.select().from(orders).where(eq(orders.id, id)).for("update");
+export async function lockOrder(tx: Db, id: string, owner?: string): Promise<OrderRow | undefined> {
+  const [row] = await tx.select().from(orders).where(byId(id, owner)).for("update");
   return row;
 }
 

@@ -2,15 +2,19 @@ import { and, asc, eq, gt, ilike, or, type SQL, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../db/database.ts";
-import { type UserRow, users } from "../db/schema.ts";
+import { type Role, type UserRow, userColumns, users } from "../db/schema.ts";
 
 export interface NewUser {
   name: string;
   email: string;
   age: number;
+  /** Default "user". */
+  role?: Role;
+  /** Already hashed (passwords.ts); undefined: the user cannot sign in yet. */
+  passwordHash?: string | undefined;
 }
 
-export type UserPatch = Partial<NewUser>;
+export type UserPatch = Partial<Pick<NewUser, "name" | "email" | "age" | "role">>;
 
 export type UpdateResult =
   | { kind: "updated"; user: UserRow }
@@ -25,8 +29,15 @@ export function normalizeEmail(email: string): string {
 export async function createUser(db: Db, input: NewUser): Promise<UserRow> {
   const [row] = await db
     .insert(users)
-    .values({ id: uuidv7(), name: input.name, email: normalizeEmail(input.email), age: input.age })
-    .returning();
+    .values({
+      id: uuidv7(),
+      name: input.name,
+      email: normalizeEmail(input.email),
+      age: input.age,
+      role: input.role ?? "user",
+      passwordHash: input.passwordHash ?? null,
+    })
+    .returning(userColumns);
   if (!row) throw new Error("insert returned no row");
   return row;
 }
@@ -42,11 +53,42 @@ export async function insertUsers(db: Db, input: NewUser[]): Promise<UserRow[]> 
     .insert(users)
     .values(input.map((u) => ({ id: uuidv7(), name: u.name, email: normalizeEmail(u.email), age: u.age })))
     .onConflictDoNothing({ target: users.email })
-    .returning();
+    .returning(userColumns);
 }
 
 export async function getUser(db: Db, id: string): Promise<UserRow | undefined> {
-  const [row] = await db.select().from(users).where(eq(users.id, id));
+  const [row] = await db.select(userColumns).from(users).where(eq(users.id, id));
+  return row;
+}
+
+/** What sign-in needs: the user and their password hash (null: no password set). */
+export async function getCredentials(
+  db: Db,
+  email: string,
+): Promise<{ user: UserRow; passwordHash: string | null } | undefined> {
+  const [row] = await db
+    .select({ user: userColumns, passwordHash: users.passwordHash })
+    .from(users)
+    .where(eq(users.email, normalizeEmail(email)));
+  return row;
+}
+
+export async function getPasswordHash(db: Db, id: string): Promise<string | null | undefined> {
+  const [row] = await db.select({ passwordHash: users.passwordHash }).from(users).where(eq(users.id, id));
+  return row?.passwordHash;
+}
+
+/** Sets the hash and bumps the version (so caches and sessions see a change). False: no such user. */
+export async function setPasswordHash(
+  db: Db,
+  id: string,
+  passwordHash: string,
+): Promise<UserRow | undefined> {
+  const [row] = await db
+    .update(users)
+    .set({ passwordHash, version: sql`${users.version} + 1`, updateTime: sql`now()` })
+    .where(eq(users.id, id))
+    .returning(userColumns);
   return row;
 }
 
@@ -67,11 +109,12 @@ export async function updateUser(
   if (patch.name !== undefined) set.name = patch.name;
   if (patch.email !== undefined) set.email = normalizeEmail(patch.email);
   if (patch.age !== undefined) set.age = patch.age;
+  if (patch.role !== undefined) set.role = patch.role;
   const where =
     expectedVersion === undefined
       ? eq(users.id, id)
       : and(eq(users.id, id), eq(users.version, expectedVersion));
-  const [row] = await db.update(users).set(set).where(where).returning();
+  const [row] = await db.update(users).set(set).where(where).returning(userColumns);
   if (row) return { kind: "updated", user: row };
   const current = await getUser(db, id);
   return current ? { kind: "stale", currentVersion: current.version } : { kind: "not_found" };
@@ -87,6 +130,8 @@ export interface UserPageQuery {
   after?: string | undefined;
   /** Case-insensitive substring of name or email. */
   query?: string | undefined;
+  /** Only this user (what a non-admin may list). */
+  only?: string | undefined;
   limit: number;
 }
 
@@ -94,13 +139,14 @@ export interface UserPageQuery {
 export async function listUsersPage(db: Db, page: UserPageQuery): Promise<UserRow[]> {
   const filters: SQL[] = [];
   if (page.after !== undefined) filters.push(gt(users.id, page.after));
+  if (page.only !== undefined) filters.push(eq(users.id, page.only));
   if (page.query) {
     const pattern = `%${escapeLike(page.query)}%`;
     const match = or(ilike(users.name, pattern), ilike(users.email, pattern));
     if (match) filters.push(match);
   }
   return db
-    .select()
+    .select(userColumns)
     .from(users)
     .where(filters.length > 0 ? and(...filters) : undefined)
     .orderBy(asc(users.id))

@@ -5,27 +5,34 @@ import {
   createGrpcTransport,
   createGrpcWebTransport,
 } from "@connectrpc/connect-node";
+import { bearer, testAdminToken } from "./auth.ts";
 
-/** The protocols every RPC must work over, as connect-node clients speak them. */
+/**
+ * The protocols every RPC must work over, as connect-node clients speak them. Calls carry
+ * `token` as a bearer token: by default the test servers' admin token; undefined sends none.
+ */
 export const protocols = {
-  "connect-json": (baseUrl: string) =>
-    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false }),
-  "connect-binary-h2c": (baseUrl: string) =>
-    createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true }),
-  grpc: (baseUrl: string) => createGrpcTransport({ baseUrl }),
-  "grpc-web": (baseUrl: string) =>
-    createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true }),
-} satisfies Record<string, (baseUrl: string) => Transport>;
+  "connect-json": (baseUrl: string, token: string | undefined = testAdminToken) =>
+    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors: [bearer(token)] }),
+  "connect-binary-h2c": (baseUrl: string, token: string | undefined = testAdminToken) =>
+    createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [bearer(token)] }),
+  grpc: (baseUrl: string, token: string | undefined = testAdminToken) =>
+    createGrpcTransport({ baseUrl, interceptors: [bearer(token)] }),
+  "grpc-web": (baseUrl: string, token: string | undefined = testAdminToken) =>
+    createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors: [bearer(token)] }),
+} satisfies Record<string, (baseUrl: string, token?: string) => Transport>;
 
 export type ProtocolName = keyof typeof protocols;
 export const protocolNames = Object.keys(protocols) as ProtocolName[];
 
+/** A client of `service` over `protocol`, calling as `token` (default: the admin token). */
 export function clientFor<S extends DescService>(
   service: S,
   baseUrl: string,
   protocol: ProtocolName,
+  token: string | undefined = testAdminToken,
 ): Client<S> {
-  return createClient(service, protocols[protocol](baseUrl));
+  return createClient(service, protocols[protocol](baseUrl, token));
 }
 
 /** Turns an array into the async iterable a streaming request takes. */

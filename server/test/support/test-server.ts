@@ -3,6 +3,7 @@ import { pino } from "pino";
 import { type Config, loadConfig } from "../../src/config.ts";
 import type { ContextOverrides } from "../../src/context.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
+import { testAuthEnv } from "./auth.ts";
 import { createTestDatabase } from "./test-database.ts";
 
 export interface TestServer extends RunningServer {
@@ -13,6 +14,7 @@ export interface TestServer extends RunningServer {
 /**
  * The real server on a free port with a database of its own (see createTestDatabase).
  * `env` takes the same variables as the process environment, e.g. { MAX_MESSAGE_BYTES: "2048" };
+ * the admin token and signing key are fixed (support/auth.ts) and limits are off unless set;
  * `overrides` replaces parts of the context (e.g. a logger that writes to memory).
  */
 export async function startTestServer(
@@ -25,6 +27,7 @@ export async function startTestServer(
     HOST: "127.0.0.1",
     DATA_DIR: "memory://",
     DRAIN_TIMEOUT_MS: "2000",
+    ...testAuthEnv,
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     // Each embedded database is its own deployment: keep its events off the others' channels.

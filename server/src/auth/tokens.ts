@@ -1,0 +1,77 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import { errors, jwtVerify, SignJWT } from "jose";
+import type { Role } from "../db/schema.ts";
+
+const issuer = "switchboard";
+const audience = "switchboard";
+
+export interface IssuedToken {
+  token: string;
+  expiresAt: Date;
+}
+
+export interface TokenClaims {
+  userId: string;
+  role: Role;
+  expiresAt: Date;
+}
+
+export interface Tokens {
+  issue(userId: string, role: Role): Promise<IssuedToken>;
+  /** The claims of a valid token; throws TokenError for a bad, forged or expired one. */
+  verify(token: string): Promise<TokenClaims>;
+  /** Whether a bearer value is the operator's admin token (constant time). */
+  isAdminToken(token: string): boolean;
+}
+
+export class TokenError extends Error {
+  override name = "TokenError";
+}
+
+/** Signed, expiring session tokens: JWT HS256, pinned algorithm, issuer and audience. */
+export function createTokens(opts: {
+  signingKey: Uint8Array;
+  adminToken: string;
+  ttlSeconds: number;
+}): Tokens {
+  // Compare digests, so the comparison takes the same time whatever the lengths.
+  const digest = (s: string) => createHash("sha256").update(s).digest();
+  const adminDigest = digest(opts.adminToken);
+  return {
+    async issue(userId, role) {
+      const expiresAt = new Date(Math.floor(Date.now() / 1000 + opts.ttlSeconds) * 1000);
+      const token = await new SignJWT({ role })
+        .setProtectedHeader({ alg: "HS256", typ: "JWT" })
+        .setSubject(userId)
+        .setIssuer(issuer)
+        .setAudience(audience)
+        .setIssuedAt()
+        .setExpirationTime(expiresAt)
+        .sign(opts.signingKey);
+      return { token, expiresAt };
+    },
+    async verify(token) {
+      try {
+        const { payload } = await jwtVerify(token, opts.signingKey, {
+          algorithms: ["HS256"],
+          issuer,
+          audience,
+          requiredClaims: ["sub", "exp", "iat"],
+          clockTolerance: 5,
+        });
+        const role = payload.role;
+        if (role !== "user" && role !== "admin") throw new TokenError("token has no valid role");
+        if (!payload.sub || payload.exp === undefined) throw new TokenError("token has no subject");
+        return { userId: payload.sub, role, expiresAt: new Date(payload.exp * 1000) };
+      } catch (err) {
+        if (err instanceof TokenError) throw err;
+        if (err instanceof errors.JWTExpired) throw new TokenError("token expired");
+        if (err instanceof errors.JOSEError) throw new TokenError("token is not valid");
+        throw err;
+      }
+    },
+    isAdminToken(token) {
+      return timingSafeEqual(digest(token), adminDigest);
+    },
+  };
+}

@@ -67,7 +67,7 @@ function overLimit(who: string, waitMs: number): ConnectError {
     retryDelay: { seconds: BigInt(seconds), nanos: (waitMs % 1000) * 1_000_000 },
   });
   return new ConnectError(
-    `rate limit exceeded for ${who}: retry in ${(waitMs / 1000).toFixed(1)} s`,
+    `rate limit exceeded for ${who}: retry in ${waitMs} ms`,
     Code.ResourceExhausted,
     { "retry-after": String(Math.max(1, Math.ceil(waitMs / 1000))) },
     [{ desc: RetryInfoSchema, value: retry }],

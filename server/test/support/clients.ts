@@ -9,18 +9,33 @@ import { bearer, testAdminToken } from "./auth.ts";
 
 /**
  * The protocols every RPC must work over, as connect-node clients speak them. Calls carry
- * `token` as a bearer token: by default the test servers' admin token; undefined sends none.
+ * `token` as a bearer token: by default the test servers' admin token; null sends none.
  */
 export const protocols = {
-  "connect-json": (baseUrl: string, token: string | undefined = testAdminToken) =>
-    createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors: [bearer(token)] }),
-  "connect-binary-h2c": (baseUrl: string, token: string | undefined = testAdminToken) =>
-    createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors: [bearer(token)] }),
-  grpc: (baseUrl: string, token: string | undefined = testAdminToken) =>
+  "connect-json": (baseUrl: string, token: string | null = testAdminToken) =>
+    createConnectTransport({
+      baseUrl,
+      httpVersion: "1.1",
+      useBinaryFormat: false,
+      interceptors: [bearer(token)],
+    }),
+  "connect-binary-h2c": (baseUrl: string, token: string | null = testAdminToken) =>
+    createConnectTransport({
+      baseUrl,
+      httpVersion: "2",
+      useBinaryFormat: true,
+      interceptors: [bearer(token)],
+    }),
+  grpc: (baseUrl: string, token: string | null = testAdminToken) =>
     createGrpcTransport({ baseUrl, interceptors: [bearer(token)] }),
-  "grpc-web": (baseUrl: string, token: string | undefined = testAdminToken) =>
-    createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors: [bearer(token)] }),
-} satisfies Record<string, (baseUrl: string, token?: string) => Transport>;
+  "grpc-web": (baseUrl: string, token: string | null = testAdminToken) =>
+    createGrpcWebTransport({
+      baseUrl,
+      httpVersion: "1.1",
+      useBinaryFormat: true,
+      interceptors: [bearer(token)],
+    }),
+} satisfies Record<string, (baseUrl: string, token?: string | null) => Transport>;
 
 export type ProtocolName = keyof typeof protocols;
 export const protocolNames = Object.keys(protocols) as ProtocolName[];
@@ -30,7 +45,7 @@ export function clientFor<S extends DescService>(
   service: S,
   baseUrl: string,
   protocol: ProtocolName,
-  token: string | undefined = testAdminToken,
+  token: string | null = testAdminToken,
 ): Client<S> {
   return createClient(service, protocols[protocol](baseUrl, token));
 }

@@ -20,6 +20,9 @@ export const redactedPaths = [
   "*.token",
   "*.*.password",
   "*.*.token",
+  "*.currentPassword",
+  "*.newPassword",
+  "*.adminToken",
 ];
 
 /**

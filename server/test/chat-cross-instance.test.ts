@@ -2,7 +2,8 @@
 // kind of client: a grpc-js bidi stream and a Python grpcio bidi stream on instance A, and a
 // browser on instance B (Subscribe over gRPC-Web, SendMessage over Connect JSON, both on
 // HTTP/1.1 as connect-web does). Everyone sends at once; every member must receive every
-// message exactly once, all in one order.
+// message exactly once, all in one order. Each member is a user signed in on A, calling with
+// their own session token (B accepts it: the instances share AUTH_SECRET).
 import assert from "node:assert/strict";
 import { type ChildProcessWithoutNullStreams, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -15,10 +16,10 @@ import * as grpc from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
 import { Redis } from "ioredis";
 import { ChatService } from "../../gen/switchboard/v1/chat_pb.js";
-import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import type { RunningServer } from "../src/server.ts";
 import { chatTopic } from "../src/services/chat-messages.ts";
 import { descriptorSet } from "./interop/paths.ts";
+import { createSignedInUser } from "./support/auth.ts";
 import { clientFor } from "./support/clients.ts";
 import type { TestRedis } from "./support/redis-server.ts";
 import { startTwoInstances, type TwoInstances } from "./support/two-instances.ts";
@@ -53,13 +54,10 @@ interface Seen {
   userId: string;
 }
 
-async function newUser(name: string): Promise<string> {
-  const { user } = await clientFor(UserService, a.url, "grpc").createUser({
-    name,
-    email: `${name}-${randomUUID()}@example.com`,
-    age: 30,
-  });
-  return user?.id ?? "";
+/** A user with a password, signed in on A: their id and session token. */
+async function newUser(name: string): Promise<{ id: string; token: string }> {
+  const { user, token } = await createSignedInUser(a.url, { name });
+  return { id: user.id, token };
 }
 
 async function eventually(what: string, check: () => boolean | Promise<boolean>, ms = 15_000) {
@@ -81,14 +79,19 @@ interface GrpcJsChatResponse {
   message: { id: string; room: string; user_id: string; content: string; sequence: string };
 }
 
-/** A grpc-js bidi Chat stream: `seen` fills as messages arrive, `ended` settles with the call. */
-function grpcJsMember(url: string) {
+/**
+ * A grpc-js bidi Chat stream as the user whose session `token` it sends: `seen` fills as
+ * messages arrive, `ended` settles with the call.
+ */
+function grpcJsMember(url: string, token: string) {
   const client = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", `Bearer ${token}`);
   const call = client.makeBidiStreamRequest(
     chatDefinition.path,
     chatDefinition.requestSerialize,
     chatDefinition.responseDeserialize,
-    new grpc.Metadata(),
+    metadata,
     { deadline: Date.now() + 60_000 },
   );
   const seen: Seen[] = [];
@@ -103,24 +106,29 @@ function grpcJsMember(url: string) {
   call.on("error", () => {}); // the status says it all
   return {
     seen,
-    send: (req: { room: string; user_id: string; content: string }) => call.write(req),
+    send: (req: { room: string; user_id?: string; content: string }) => call.write(req),
     halfClose: () => call.end(),
     ended,
     close: () => client.close(),
   };
 }
 
-/** The Python grpcio member (chat/chat_client.py): it joins at once and posts when told. */
-function pythonMember(address: string, room: string, userId: string, expect: number, contents: string[]) {
-  const proc: ChildProcessWithoutNullStreams = spawn(python, [
-    pythonClient,
-    address,
-    descriptorSet,
-    room,
-    userId,
-    String(expect),
-    ...contents,
-  ]);
+/**
+ * The Python grpcio member (chat/chat_client.py), calling with the session `token` of the user
+ * `userId`: it joins at once and posts when told.
+ */
+function pythonMember(
+  address: string,
+  room: string,
+  { id: userId, token }: { id: string; token: string },
+  expect: number,
+  contents: string[],
+) {
+  const proc: ChildProcessWithoutNullStreams = spawn(
+    python,
+    [pythonClient, address, descriptorSet, room, userId, String(expect), ...contents],
+    { env: { ...process.env, SWITCHBOARD_TOKEN: token } },
+  );
   const seen: Seen[] = [];
   const other: unknown[] = [];
   let stderr = "";
@@ -178,15 +186,16 @@ test("grpc-js and Python bidi on A, a gRPC-Web/Connect browser on B: every messa
   const baseA = a.ctx.bus.subscriptionCount();
   const baseB = b.ctx.bus.subscriptionCount();
 
-  // A: grpc-js joins with an empty message; Python joins the same way on its own connection.
-  const node = grpcJsMember(a.url);
-  node.send({ room, user_id: ada, content: "" });
+  // A: grpc-js joins with an empty message, as the token's user (no user_id); Python joins the
+  // same way on its own connection, naming its user.
+  const node = grpcJsMember(a.url, ada.token);
+  node.send({ room, content: "" });
   const py = pythonMember(new URL(a.url).host, room, guido, total, sent.python);
   // B: the browser listens with Subscribe over gRPC-Web (HTTP/1.1).
   const browserSeen: Seen[] = [];
   const browserAbort = new AbortController();
   const browserDone = (async () => {
-    for await (const res of clientFor(ChatService, b.url, "grpc-web").subscribe(
+    for await (const res of clientFor(ChatService, b.url, "grpc-web", bea.token).subscribe(
       { room },
       { signal: browserAbort.signal },
     )) {
@@ -216,9 +225,9 @@ test("grpc-js and Python bidi on A, a gRPC-Web/Connect browser on B: every messa
 
     // Everyone sends at once: three writers, two instances, three protocols.
     py.send();
-    for (const content of sent.grpcJs) node.send({ room, user_id: ada, content });
-    const browserSend = clientFor(ChatService, b.url, "connect-json");
-    for (const content of sent.browser) await browserSend.sendMessage({ room, userId: bea, content });
+    for (const content of sent.grpcJs) node.send({ room, content });
+    const browserSend = clientFor(ChatService, b.url, "connect-json", bea.token);
+    for (const content of sent.browser) await browserSend.sendMessage({ room, content });
 
     await eventually(
       `all ${total} messages reached every member`,
@@ -266,7 +275,7 @@ test("grpc-js and Python bidi on A, a gRPC-Web/Connect browser on B: every messa
     );
   }
   // Each writer's messages keep the order it sent them in, and carry its user.
-  const bySender = (userId: string) => node.seen.filter((m) => m.userId === userId).map((m) => m.content);
+  const bySender = ({ id }: { id: string }) => node.seen.filter((m) => m.userId === id).map((m) => m.content);
   assert.deepEqual(bySender(ada), sent.grpcJs);
   assert.deepEqual(bySender(guido), sent.python);
   assert.deepEqual(bySender(bea), sent.browser);

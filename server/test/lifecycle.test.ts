@@ -8,10 +8,11 @@ import { test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { pino } from "pino";
 import postgres from "postgres";
-import { UserService } from "../../gen/switchboard/v1/user_pb.js";
+import { type User, UserService } from "../../gen/switchboard/v1/user_pb.js";
 import { loadConfig } from "../src/config.ts";
 import { openDatabase } from "../src/db/database.ts";
 import { startServer } from "../src/server.ts";
+import { testAuthEnv } from "./support/auth.ts";
 import { clientFor } from "./support/clients.ts";
 import { createTestDatabase } from "./support/test-database.ts";
 import { startTestServer } from "./support/test-server.ts";
@@ -20,15 +21,19 @@ const silent = pino({ level: "silent" });
 
 test("the embedded database keeps its data across a restart", { timeout: 60_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), "switchboard-data-"));
-  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir });
+  const config = loadConfig({ PORT: "0", HOST: "127.0.0.1", DATA_DIR: dataDir, ...testAuthEnv });
   try {
     const first = await startServer(config, { logger: silent });
-    const { user } = await clientFor(UserService, first.url, "connect-json").createUser({
-      name: "Kept",
-      email: "kept@example.com",
-      age: 50,
-    });
-    await first.stop();
+    let user: User | undefined;
+    try {
+      ({ user } = await clientFor(UserService, first.url, "connect-json").createUser({
+        name: "Kept",
+        email: "kept@example.com",
+        age: 50,
+      }));
+    } finally {
+      await first.stop();
+    }
     const second = await startServer(config, { logger: silent });
     try {
       const got = await clientFor(UserService, second.url, "connect-json").getUser({ id: user?.id ?? "" });

@@ -11,6 +11,7 @@ import { after, before, describe, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createConnectTransport } from "@connectrpc/connect-node";
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
+import { bearer, testAdminToken } from "./support/auth.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
 
 /** Sends one HTTP/2 request with prior knowledge and returns status, headers and trailers. */
@@ -56,6 +57,7 @@ describe("cleartext", () => {
       "/switchboard.v1.UserService/GetUser",
       {
         "content-type": "application/json",
+        authorization: `Bearer ${testAdminToken}`,
       },
       Buffer.from('{"id":"00000000-0000-7000-8000-000000000000"}'),
     );
@@ -146,6 +148,7 @@ describe("TLS", () => {
             baseUrl: server.url,
             httpVersion,
             nodeOptions: { rejectUnauthorized: false },
+            interceptors: [bearer(testAdminToken)],
           }),
         );
         const { user } = await client.createUser({

@@ -7,6 +7,7 @@ import { Code, ConnectError } from "@connectrpc/connect";
 import { NotificationService } from "../../gen/switchboard/v1/notification_pb.js";
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import { createLogger } from "../src/logger.ts";
+import { createSignedInUser, testAdminToken } from "./support/auth.ts";
 import { clientFor } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
 import { newUserId } from "./support/users.ts";
@@ -43,10 +44,11 @@ describe("logs", () => {
   after(() => server?.close());
 
   test("every line of a call carries its request id and trace id; credentials never appear", async () => {
-    const id = await newUserId(server.url);
+    // A session token from SignIn (its request carried the password), used on a call of its own.
+    const { user, token, password } = await createSignedInUser(server.url);
     const users = clientFor(UserService, server.url, "connect-json");
-    const headers = { authorization: "Bearer secret-token-123", "x-request-id": "req-obs-1", traceparent };
-    await users.getUser({ id }, { headers });
+    const headers = { authorization: `Bearer ${token}`, "x-request-id": "req-obs-1", traceparent };
+    await users.getUser({ id: user.id }, { headers });
     const callLines = captured.lines.filter((l) => l.requestId === "req-obs-1");
     assert.ok(callLines.length >= 2, "a debug line with the headers and the completion line");
     for (const line of callLines) assert.equal(line.traceId, traceId, "the incoming traceparent's trace id");
@@ -58,7 +60,14 @@ describe("logs", () => {
     assert.equal(done?.protocol, "connect");
     assert.equal(done?.code, "ok");
     assert.equal(typeof done?.durationMs, "number");
-    assert.ok(!captured.raw.some((l) => l.includes("secret-token-123")), "the token is in no log line");
+    for (const [what, secret] of [
+      ["the session token", token],
+      ["its signature", token.split(".")[2] ?? token],
+      ["the password", password],
+      ["the admin token", testAdminToken],
+    ] as const) {
+      assert.ok(!captured.raw.some((l) => l.includes(secret)), `${what} is in no log line`);
+    }
   });
 
   test("a call without ids gets fresh ones, echoed back; failures log their code", async () => {

@@ -12,6 +12,7 @@ import postgres from "postgres";
 import { UserSchema, UserService } from "../../gen/switchboard/v1/user_pb.js";
 import { loadConfig } from "../src/config.ts";
 import { type RunningServer, startServer } from "../src/server.ts";
+import { testAuthEnv } from "./support/auth.ts";
 import { clientFor } from "./support/clients.ts";
 import { createTestDatabase, type TestDatabase } from "./support/test-database.ts";
 import { eventually } from "./support/wait.ts";
@@ -29,6 +30,7 @@ const start = () =>
       DATABASE_URL: database.url,
       DRAIN_TIMEOUT_MS: String(drainMs),
       HEALTH_CHECK_INTERVAL_MS: "200",
+      ...testAuthEnv,
     }),
     { logger },
   );

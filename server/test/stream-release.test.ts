@@ -11,6 +11,7 @@ import {
   SubscribeNotificationsRequestSchema,
 } from "../../gen/switchboard/v1/notification_pb.js";
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
+import { testAdminToken } from "./support/auth.ts";
 import { clientFor, streamOf } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
 import { eventually } from "./support/wait.ts";
@@ -41,6 +42,7 @@ function rawSubscribe(userId: string) {
     ":path": "/switchboard.v1.NotificationService/SubscribeNotifications",
     "content-type": "application/grpc",
     te: "trailers",
+    authorization: `Bearer ${testAdminToken}`,
   });
   stream.end(frame);
   stream.on("error", () => {}); // resets are what these tests provoke, and check

@@ -21,6 +21,7 @@ import { loadConfig } from "../src/config.ts";
 import { users as usersTable } from "../src/db/schema.ts";
 import { type RunningServer, startServer } from "../src/server.ts";
 import { userChangesTopic } from "../src/user-cache.ts";
+import { testAuthEnv } from "./support/auth.ts";
 import { clientFor, collect, streamOf } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
 
@@ -170,6 +171,7 @@ describe("two instances sharing PostgreSQL and Redis", { skip }, () => {
       DATABASE_URL: a.ctx.config.databaseUrl,
       REDIS_URL: a.ctx.config.redisUrl,
       REDIS_NAMESPACE: a.ctx.config.redisNamespace,
+      ...testAuthEnv, // A's admin token and signing key
     });
     b = await startServer(config, { logger: pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" }) });
     // Both instances listen for change signals before the first write.

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A Python grpcio member of a chat room, for the cross-instance chat test.
 
-Usage: chat_client.py HOST:PORT DESCRIPTOR_SET ROOM USER_ID EXPECT [CONTENT ...]
+Usage: SWITCHBOARD_TOKEN=<bearer token> chat_client.py HOST:PORT DESCRIPTOR_SET ROOM USER_ID EXPECT [CONTENT ...]
 
 Opens one ChatService/Chat bidi stream and joins ROOM (a request with empty content). Then it
 waits for a line "send" on stdin (the test sends it once every member of the room is
@@ -12,10 +12,13 @@ one JSON line {"message": {...}} (proto field names, int64 as a string) as it ar
 last line is {"done": true, "received": n} or {"error": {"code": ..., "details": ...}}.
 
 Message classes are built at run time from the descriptor set (gen/switchboard.binpb), and the
-call goes through grpcio's generic stream_stream stub; nothing is generated.
+call goes through grpcio's generic stream_stream stub; nothing is generated. The call carries
+SWITCHBOARD_TOKEN as "authorization: Bearer <token>" metadata (USER_ID must be that token's user,
+or any user for an admin token).
 """
 
 import json
+import os
 import sys
 import threading
 
@@ -67,7 +70,8 @@ def main():
             request_serializer=ChatRequest.SerializeToString,
             response_deserializer=ChatResponse.FromString,
         )
-        call = chat(requests(), timeout=60)
+        metadata = [("authorization", f"Bearer {os.environ['SWITCHBOARD_TOKEN']}")]
+        call = chat(requests(), timeout=60, metadata=metadata)
         received = 0
         try:
             for response in call:

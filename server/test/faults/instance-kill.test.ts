@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { Code, ConnectError, createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { OrderService } from "../../../gen/switchboard/v1/order_pb.js";
+import { bearer, testAdminToken } from "../support/auth.ts";
 import { clientFor } from "../support/clients.ts";
 import { startTestRedis, type TestRedis } from "../support/redis-server.ts";
 import { createTestDatabase, type TestDatabase } from "../support/test-database.ts";
@@ -57,6 +58,7 @@ test("kill -9 of the instance a stream is on: the client resumes on the other an
           baseUrl: server.url,
           pingIntervalMs: 500,
           pingTimeoutMs: 500,
+          interceptors: [bearer(testAdminToken)],
         });
         for await (const res of createClient(OrderService, transport).streamOrders(
           { userId, afterSequence: after },

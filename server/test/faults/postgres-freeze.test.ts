@@ -7,6 +7,7 @@ import { after, before, test } from "node:test";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { UserService } from "../../../gen/switchboard/v1/user_pb.js";
+import { bearer, testAdminToken } from "../support/auth.ts";
 import { type Outcome, runLoad, sleep, tally } from "./support/load.ts";
 import { clusterUnavailable, startTestCluster, type TestCluster } from "./support/pg-cluster.ts";
 import { type ServerProcess, startServerProcess } from "./support/processes.ts";
@@ -56,7 +57,10 @@ test("PostgreSQL frozen for 10 s: calls end at their deadline, /readyz 503, reco
   skip,
   timeout: 60_000,
 }, async () => {
-  const client = createClient(UserService, createGrpcTransport({ baseUrl: server.url }));
+  const client = createClient(
+    UserService,
+    createGrpcTransport({ baseUrl: server.url, interceptors: [bearer(testAdminToken)] }),
+  );
   const createUser = async (n: number) => {
     const res = await client.createUser(
       { name: `Frozen ${n}`, email: `frozen-${n}-${Date.now()}@example.com`, age: 30 },

@@ -12,6 +12,7 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import postgres from "postgres";
 import { UserService } from "../../../gen/switchboard/v1/user_pb.js";
+import { bearer, testAdminToken } from "../support/auth.ts";
 import { type Outcome, runLoad, sleep, tally } from "./support/load.ts";
 import { clusterUnavailable, startTestCluster, type TestCluster } from "./support/pg-cluster.ts";
 import { type ServerProcess, startServerProcess } from "./support/processes.ts";
@@ -53,7 +54,10 @@ async function holdUsersLock(url: string, ms: number): Promise<void> {
 }
 
 test("PostgreSQL restarted (fast, then immediate) under load", { skip, timeout: 60_000 }, async () => {
-  const client = createClient(UserService, createGrpcTransport({ baseUrl: server.url }));
+  const client = createClient(
+    UserService,
+    createGrpcTransport({ baseUrl: server.url, interceptors: [bearer(testAdminToken)] }),
+  );
   const createUser = async (n: number) => {
     // The deadline goes to the server as grpc-timeout; the client's own timer is far later,
     // so the measured time is the server's answer, not the client giving up.

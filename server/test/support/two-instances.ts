@@ -1,6 +1,7 @@
 import { pino } from "pino";
 import { loadConfig } from "../../src/config.ts";
 import { type RunningServer, startServer } from "../../src/server.ts";
+import { testAuthEnv } from "./auth.ts";
 import { startTestRedis, type TestRedis } from "./redis-server.ts";
 import { createTestDatabase } from "./test-database.ts";
 
@@ -14,7 +15,11 @@ export interface TwoInstances {
   stop(): Promise<void>;
 }
 
-/** Starts the pair; `env` adds settings (as environment variables) shared by both instances. */
+/**
+ * Starts the pair; `env` adds settings (as environment variables) shared by both instances. Both
+ * share the test admin token and signing key (support/auth.ts), so a session token from one is
+ * good on the other; limits are off unless `env` sets them.
+ */
 export async function startTwoInstances(env: Record<string, string> = {}): Promise<TwoInstances> {
   const database = await createTestDatabase();
   const redis = await startTestRedis();
@@ -24,6 +29,7 @@ export async function startTwoInstances(env: Record<string, string> = {}): Promi
     DATABASE_URL: database.url,
     REDIS_URL: redis.url,
     DRAIN_TIMEOUT_MS: "1000",
+    ...testAuthEnv,
     ...env,
   });
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? "silent" });

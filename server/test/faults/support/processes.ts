@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { testAuthEnv } from "../../support/auth.ts";
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -32,7 +33,8 @@ export interface ServerProcess {
 
 /**
  * Starts the server with `env` (a free PORT unless it names one) and waits until it listens,
- * for up to `startTimeoutMs`.
+ * for up to `startTimeoutMs`. It runs with the test admin token and signing key and with limits
+ * off (support/auth.ts's testAuthEnv), unless `env` sets them.
  */
 export async function startServerProcess(
   env: Record<string, string>,
@@ -40,7 +42,7 @@ export async function startServerProcess(
 ): Promise<ServerProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const proc = spawn(process.execPath, [mainTs], {
-    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...env, PORT: String(port) },
+    env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...testAuthEnv, ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: string[] = [];

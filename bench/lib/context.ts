@@ -1,7 +1,7 @@
 import { join } from "node:path";
 import type { Pinning } from "./cpu.ts";
 import type { BenchDatabase } from "./database.ts";
-import { startChild } from "./proc.ts";
+import { startChild, tailOf } from "./proc.ts";
 import type { Figure } from "./report.ts";
 import { adminToken } from "./switchboard.ts";
 
@@ -66,7 +66,7 @@ export async function runWorker(
   const code = await child.exited;
   await parsed;
   if (!result)
-    throw new Error(`${name} ${args.join(" ")} exited (${code}) without a result; see ${child.logPath}`);
+    throw new Error(`${name} ${args.join(" ")} exited (${code}) without a result:${tailOf(child.logPath)}`);
   const errors = Object.entries(result.errors);
   if (errors.length > 0 || code !== 0) {
     throw new Error(

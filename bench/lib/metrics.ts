@@ -1,3 +1,5 @@
+import { httpGet } from "./proc.ts";
+
 /**
  * Switchboard's own count of completed calls, from GET /metrics (rpc_requests_total, by
  * service, method, protocol and code). A gRPC error travels as HTTP 200 with a grpc-status
@@ -10,9 +12,7 @@ export interface CallCounts {
 }
 
 export async function callCounts(baseUrl: string, method: string): Promise<CallCounts> {
-  const res = await fetch(`${baseUrl}/metrics`);
-  if (!res.ok) throw new Error(`GET ${baseUrl}/metrics: ${res.status}`);
-  return countsFrom(await res.text(), method);
+  return countsFrom(await httpGet(`${baseUrl}/metrics`), method);
 }
 
 /** Sums rpc_requests_total over protocols for `method` ("UserService/GetUser"). */

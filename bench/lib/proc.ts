@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, readdirSync, readFileSync } from "node:fs";
+import { get } from "node:http";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
 import { sleep } from "./stats.ts";
@@ -28,6 +29,8 @@ export interface StartOptions {
   onLine?: (line: string) => void;
   /** stdin: ignored unless "pipe". */
   stdin?: "pipe" | "ignore";
+  /** A server: runs until stop(); exiting before that is reported. */
+  expectRunning?: boolean;
 }
 
 const running = new Set<Child>();
@@ -46,9 +49,16 @@ export function startChild(name: string, [command, args]: [string, string[]], op
       for (const listener of listeners) listener(line);
     });
   }
+  let stopping = false;
   const exited = new Promise<number | string>((resolve) => {
     proc.once("exit", (code, signal) => {
       running.delete(child);
+      // A server that goes away while it is measured spoils the run: say so where it shows.
+      if (!stopping && opts.expectRunning) {
+        console.log(
+          `  ! ${name} (pid ${proc.pid}) exited unexpectedly: ${code ?? signal}; see ${opts.logPath}`,
+        );
+      }
       resolve(code ?? signal ?? "unknown");
     });
     proc.once("error", (err) => {
@@ -64,6 +74,7 @@ export function startChild(name: string, [command, args]: [string, string[]], op
     logPath: opts.logPath,
     exited,
     async stop(graceMs = 10_000) {
+      stopping = true;
       if (proc.exitCode !== null || proc.signalCode !== null) return;
       proc.kill("SIGTERM");
       const timer = setTimeout(() => proc.kill("SIGKILL"), graceMs);
@@ -135,6 +146,19 @@ export async function waitForOk(url: string, child: Child | undefined, timeoutMs
   }
 }
 
+/** The last `lines` lines of a log file, indented, for an error message. */
+export function tailOf(path: string, lines = 6): string {
+  try {
+    const all = readFileSync(path, "utf8").trimEnd().split("\n");
+    return all
+      .slice(-lines)
+      .map((l) => `\n      ${l.length > 300 ? `${l.slice(0, 300)}…` : l}`)
+      .join("");
+  } catch {
+    return "";
+  }
+}
+
 /** VmRSS and VmHWM (peak) of a process, in MB. */
 export function memoryOf(pid: number): { rssMb: number; hwmMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
@@ -192,5 +216,35 @@ export function commandLineOf(pid: number): string {
     return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ").trim();
   } catch {
     return "";
+  }
+}
+
+/**
+ * GET on a connection of its own (no keep-alive pool): a scrape between load runs must not
+ * pick up a pooled socket the server has closed in the meantime. Retries twice on a
+ * connection error.
+ */
+export async function httpGet(url: string): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await new Promise<string>((resolve, reject) => {
+        const req = get(url, { agent: false, timeout: 10_000 }, (res) => {
+          let body = "";
+          res.setEncoding("utf8");
+          res.on("data", (c: string) => {
+            body += c;
+          });
+          res.on("end", () =>
+            res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url}: ${res.statusCode}`)),
+          );
+          res.on("error", reject);
+        });
+        req.on("timeout", () => req.destroy(new Error(`GET ${url}: timed out`)));
+        req.on("error", reject);
+      });
+    } catch (err) {
+      if (attempt >= 2 || /: \d{3}$/.test((err as Error).message)) throw err;
+      await sleep(100);
+    }
   }
 }

@@ -1,6 +1,6 @@
 import { join } from "node:path";
 import type { Pinning } from "./cpu.ts";
-import { type Child, startChild } from "./proc.ts";
+import { type Child, httpGet, startChild } from "./proc.ts";
 
 export type ReferenceKind = "grpc-js-server" | "h2-ceiling" | "fastify-server";
 
@@ -20,6 +20,7 @@ export async function startReference(
 ): Promise<ReferenceServer> {
   const child = startChild(kind, pinning.on(0, process.execPath, [`bench/reference/${kind}.ts`]), {
     logPath: join(logDir, `${kind}.log`),
+    expectRunning: true,
     env: { ...env, PORT: "0" },
   });
   const ready = child.waitForLine((line) => {
@@ -35,8 +36,10 @@ export async function startReference(
     child,
     url: `http://127.0.0.1:${port}`,
     async count() {
-      const res = await fetch(`http://127.0.0.1:${countPort}/count`);
-      return (await res.json()) as { ok: number; failed: number };
+      return JSON.parse(await httpGet(`http://127.0.0.1:${countPort}/count`)) as {
+        ok: number;
+        failed: number;
+      };
     },
   };
 }

@@ -33,6 +33,7 @@ export async function startSwitchboard(
   const name = opts.name ?? "switchboard";
   const child = startChild(name, pinning.on(0, process.execPath, ["server/src/main.ts"]), {
     logPath: join(opts.logDir, `${name}.log`),
+    expectRunning: true,
     env: {
       PORT: String(port),
       HOST: "127.0.0.1",

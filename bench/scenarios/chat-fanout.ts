@@ -6,7 +6,7 @@
 import { join } from "node:path";
 import { testAuthEnv } from "../../server/test/support/auth.ts";
 import type { BenchContext } from "../lib/context.ts";
-import { startChild } from "../lib/proc.ts";
+import { startChild, tailOf } from "../lib/proc.ts";
 
 interface Percentiles {
   p50: number;
@@ -48,7 +48,7 @@ export async function chatFanout(ctx: BenchContext): Promise<void> {
     },
   );
   const code = await child.exited;
-  if (code !== 0) throw new Error(`bench/chat-fanout.ts exited with ${code}; see ${child.logPath}`);
+  if (code !== 0) throw new Error(`bench/chat-fanout.ts exited with ${code}:${tailOf(child.logPath)}`);
   const { two, one, redis } = parse(output);
   if (!two || !redis) throw new Error("could not read the figures in bench/chat-fanout.ts's output");
   const label = `${subscribers.toLocaleString("en-US")} subscribers, two instances + Redis, ${rate} msg/s`;

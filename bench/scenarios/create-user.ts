@@ -8,7 +8,7 @@ import { throughputFigure } from "../lib/report.ts";
 import { startSwitchboard } from "../lib/switchboard.ts";
 
 export async function createUser(ctx: BenchContext): Promise<void> {
-  const calls = ctx.smoke ? 500 : 20_000;
+  const calls = ctx.smoke ? 500 : 10_000;
   const concurrency = 64;
   // The server's pool: what the environment sets, else the default.
   const poolSize = loadConfig({ DATABASE_POOL_SIZE: process.env.DATABASE_POOL_SIZE }).databasePoolSize;

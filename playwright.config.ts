@@ -1,12 +1,13 @@
 // End-to-end tests of the dashboard (e2e/): Debian's Chromium drives the built app, served by
-// a Switchboard that this config starts on a free port with a fresh embedded database. Every
-// spec runs once per protocol of the dashboard's switch (one project each).
+// a Switchboard that this config starts on a free port with a fresh embedded database and a
+// known admin token (e2e/support/fixtures.ts). Every spec runs once per protocol of the
+// dashboard's switch (one project each).
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { defineConfig } from "@playwright/test";
-import { type E2eOptions, protocols } from "./e2e/support/fixtures.ts";
+import { authEnv, type E2eOptions, protocols } from "./e2e/support/fixtures.ts";
 
 // The runner loads this file again in each worker: the first load picks the port and the data
 // directory, and the workers inherit them through the environment.
@@ -66,6 +67,8 @@ export default defineConfig<E2eOptions>({
     stdout: "ignore",
     stderr: "pipe",
     env: {
+      // A known admin token (the specs sign in with it) and no rate or stream limits.
+      ...authEnv,
       PORT: process.env.E2E_PORT,
       HOST: "127.0.0.1",
       DATA_DIR: process.env.E2E_DATA_DIR ?? "",

@@ -5,6 +5,7 @@ import {
   open,
   type Protocol,
   protocols,
+  signInWithToken,
   test,
   unaryContentType,
 } from "./support/fixtures.ts";
@@ -36,10 +37,14 @@ test("the protocol switch moves live views and calls to another protocol, and st
   await expect(page).toHaveURL(new RegExp(`/orders\\?protocol=${next}$`));
   await expect(liveBadge(page, "Orders feed")).toHaveText("Live");
 
-  // Another page and a reload keep the choice.
+  // Another page and a reload keep the choice (the reload signs out, so sign in again: the
+  // sign-in itself goes out in the chosen protocol).
   await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
   await expect(page).toHaveURL(new RegExp(`/users\\?protocol=${next}$`));
   await page.reload();
+  const checked = page.waitForRequest(/\/switchboard\.v1\.AuthService\/GetSession$/);
+  await signInWithToken(page);
+  expect((await checked).headers()["content-type"]).toBe(unaryContentType[next]);
   await expect(page.getByLabel("Protocol")).toHaveValue(next);
 
   // Unary calls go out in it too.

@@ -2,9 +2,23 @@
 // spec's data shows: test-results/screenshots/*.png. Not compared with anything: they are for
 // people to look at (and they catch layouts that break).
 import type { APIRequestContext, Page } from "@playwright/test";
-import { actAs, expect, liveBadge, open, rpc, type TestUser, test } from "./support/fixtures.ts";
+import {
+  actAs,
+  adminToken,
+  expect,
+  liveBadge,
+  openSignedOut,
+  rpc,
+  sessionArea,
+  signInWithPassword,
+  signInWithToken,
+  type TestUser,
+  test,
+} from "./support/fixtures.ts";
 
 const dir = "test-results/screenshots";
+/** Ada Lovelace's password: she signs in to show a user's own view. */
+const adaPassword = "analytical-engine-1843";
 
 const people = [
   ["Ada Lovelace", 36],
@@ -27,10 +41,12 @@ async function seed(request: APIRequestContext, base: string): Promise<TestUser[
   const users: TestUser[] = [];
   for (const [name, age] of people) {
     const email = `${name.toLowerCase().replace(/[^a-z]+/g, ".")}@example.com`;
+    const password = name === "Ada Lovelace" ? { password: adaPassword } : {};
+    const admin = name === "Grace Hopper" ? { role: "ROLE_ADMIN" } : {};
     const { user } = await rpc<{ user: TestUser }>(
       request,
       "UserService/CreateUser",
-      { name, email, age },
+      { name, email, age, ...password, ...admin },
       base,
     );
     users.push(user);
@@ -100,7 +116,7 @@ async function batchCreateUsers(request: APIRequestContext, base: string, count:
     chunks.push(head, json);
   }
   const res = await request.post(`${base}/switchboard.v1.UserService/BatchCreateUsers`, {
-    headers: { "content-type": "application/connect+json" },
+    headers: { "content-type": "application/connect+json", authorization: `Bearer ${adminToken}` },
     data: Buffer.concat(chunks),
     timeout: 120_000,
   });
@@ -116,6 +132,7 @@ async function shot(page: Page, name: string): Promise<void> {
 test.slow();
 
 test("screenshots of every page, and the users list at 10,000 users", async ({
+  browser,
   page,
   protocol,
   request,
@@ -125,7 +142,19 @@ test("screenshots of every page, and the users list at 10,000 users", async ({
   const users = await seed(request, base);
   const ada = users[0] as TestUser;
 
-  await open(page, protocol, "/users", base);
+  // The sign-in screen: first, after a wrong password, and with an access token.
+  await openSignedOut(page, protocol, "/users", base);
+  await expect(page.getByRole("heading", { name: "Sign in" })).toBeVisible();
+  await shot(page, "sign-in");
+  await signInWithPassword(page, ada.email, "not her password");
+  await expect(page.getByRole("alert")).toHaveText(/wrong email or password/i);
+  await shot(page, "sign-in-error");
+  await page.getByRole("button", { name: "Use an access token" }).click();
+  await page.getByLabel("Access token").fill(adminToken);
+  await shot(page, "sign-in-token");
+  await page.getByRole("button", { name: "Use email and password" }).click();
+  await signInWithToken(page);
+
   // The rooms this browser has visited appear in the room list.
   await page.evaluate(() =>
     localStorage.setItem("switchboard.rooms", JSON.stringify(["release-train", "support"])),
@@ -172,6 +201,25 @@ test("screenshots of every page, and the users list at 10,000 users", async ({
     .getByLabel("Message", { exact: true })
     .fill("Shipping update: everything from today goes out by 5 pm.");
   await shot(page, "chat");
+
+  await test.step("a user's own view: profile and orders", async () => {
+    const context = await browser.newContext();
+    const adaPage = await context.newPage();
+    await openSignedOut(adaPage, protocol, "/orders", base);
+    await signInWithPassword(adaPage, ada.email, adaPassword);
+    await expect(sessionArea(adaPage)).toContainText(ada.name);
+    const own = adaPage.getByRole("table", { name: "Orders" });
+    await expect(liveBadge(adaPage, "Orders feed")).toHaveText("Live");
+    await expect(own.getByRole("row")).toHaveCount(4);
+    await expect(own.getByRole("row").filter({ hasText: "difference-gears" }).getByRole("button")).toHaveText(
+      ["Pay", "Cancel"],
+    );
+    await shot(adaPage, "orders-user");
+    await adaPage.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profile" }).click();
+    await expect(adaPage.getByRole("region", { name: "Profile" })).toContainText(ada.email);
+    await shot(adaPage, "profile");
+    await context.close();
+  });
 
   await test.step("the users list stays responsive at 10,000 users", async () => {
     await batchCreateUsers(request, base, 10_000);

@@ -1,4 +1,12 @@
-import { createUser, escapeRegExp, expect, open, test, unaryContentType } from "./support/fixtures.ts";
+import {
+  createUser,
+  escapeRegExp,
+  expect,
+  open,
+  signInWithToken,
+  test,
+  unaryContentType,
+} from "./support/fixtures.ts";
 
 test("create a user and see it listed", async ({ page, protocol, unique }) => {
   await open(page, protocol, "/users");
@@ -18,8 +26,10 @@ test("create a user and see it listed", async ({ page, protocol, unique }) => {
   // The form is ready for the next user.
   await expect(form.getByLabel("Name")).toHaveValue("");
 
-  // It is really stored: a reload lists it again from the ListUsers stream.
+  // It is really stored: a reload (which signs out: the token is kept in memory only) lists
+  // it again from the ListUsers stream.
   await page.reload();
+  await signInWithToken(page);
   await page.getByRole("searchbox", { name: "Search users" }).fill(`ada-${unique}`);
   await expect(table.getByRole("row")).toHaveCount(2);
   await expect(table.getByRole("row", { name: new RegExp(escapeRegExp(name)) })).toBeVisible();

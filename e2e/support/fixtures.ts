@@ -20,6 +20,23 @@ export const unaryContentType: Record<Protocol, string> = {
   "grpc-web": "application/grpc-web+proto",
 };
 
+/** The operator's admin token of every server the tests start (ADMIN_TOKEN): what `open` signs in with. */
+export const adminToken = "e2e-admin-token-0123456789abcdef0123456789abcdef";
+
+/**
+ * The auth settings of every server the tests start: a known admin token and signing key
+ * (both 32+ characters), and no rate or stream limits, since every browser of the run comes
+ * from the one address 127.0.0.1.
+ */
+export const authEnv: Record<string, string> = {
+  ADMIN_TOKEN: adminToken,
+  AUTH_SECRET: "e2e-auth-secret-0123456789abcdef0123456789abcdef",
+  RATE_LIMIT_USER_PER_SECOND: "0",
+  RATE_LIMIT_ADDRESS_PER_SECOND: "0",
+  MAX_STREAMS_PER_USER: "0",
+  MAX_STREAMS_PER_ADDRESS: "0",
+};
+
 /** A user as the Connect JSON API returns it. */
 export type TestUser = Pick<User, "id" | "name" | "email">;
 
@@ -40,7 +57,7 @@ interface Fixtures {
 
 // Always the embedded database and bus, like the config's web server. (startServerProcess waits
 // for the "listening" line that LOG_LEVEL=info, its default, prints.)
-const serverEnv = { DATABASE_URL: "", REDIS_URL: "", DRAIN_TIMEOUT_MS: "2000" };
+const serverEnv = { ...authEnv, DATABASE_URL: "", REDIS_URL: "", DRAIN_TIMEOUT_MS: "2000" };
 // A fresh embedded database takes seconds to create and migrate, many more on a busy machine.
 const startOptions = { startTimeoutMs: 120_000 };
 
@@ -71,28 +88,71 @@ export const test = base.extend<E2eOptions & Fixtures>({
 
 export { expect };
 
-/** Opens a page of the dashboard speaking the project's protocol (`base` defaults to the config's server). */
+/**
+ * Opens a page of the dashboard speaking the project's protocol (`base` defaults to the
+ * config's server) and signs in there with the admin token, as an operator would.
+ */
 export async function open(page: Page, protocol: Protocol, path: string, base = ""): Promise<void> {
+  await openSignedOut(page, protocol, path, base);
+  await signInWithToken(page);
+}
+
+/** Opens a page of the dashboard without signing in: it shows the sign-in screen. */
+export async function openSignedOut(page: Page, protocol: Protocol, path: string, base = ""): Promise<void> {
   await page.goto(`${base}${path}?protocol=${protocol}`);
 }
 
-/** POSTs a Connect JSON request (plain HTTP, as curl would) and returns the parsed answer. */
-export async function rpc<T>(request: APIRequestContext, path: string, body: object, base = ""): Promise<T> {
-  const res = await request.post(`${base}/switchboard.v1.${path}`, { data: body });
+/** The header's account area: who is signed in, their role, Sign out. */
+export function sessionArea(page: Page) {
+  return page.getByRole("region", { name: "Signed in" });
+}
+
+/** Signs in on the sign-in screen with an access token (the admin token unless told). */
+export async function signInWithToken(page: Page, token = adminToken): Promise<void> {
+  await page.getByRole("button", { name: "Use an access token" }).click();
+  await page.getByLabel("Access token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await expect(sessionArea(page)).toBeVisible();
+}
+
+/** Signs in on the sign-in screen with an email and a password. */
+export async function signInWithPassword(page: Page, email: string, password: string): Promise<void> {
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+
+/**
+ * POSTs a Connect JSON request (plain HTTP, as curl would) with the admin token (or `token`)
+ * and returns the parsed answer.
+ */
+export async function rpc<T>(
+  request: APIRequestContext,
+  path: string,
+  body: object,
+  base = "",
+  token = adminToken,
+): Promise<T> {
+  const res = await request.post(`${base}/switchboard.v1.${path}`, {
+    data: body,
+    headers: { authorization: `Bearer ${token}` },
+  });
   expect(res.ok(), `${path}: ${res.status()} ${await res.text()}`).toBe(true);
   return (await res.json()) as T;
 }
 
+/** Creates a user as the admin; with a password, the user can sign in. */
 export async function createUser(
   request: APIRequestContext,
   name: string,
   email: string,
   base = "",
+  extra: { password?: string; role?: "ROLE_USER" | "ROLE_ADMIN" } = {},
 ): Promise<TestUser> {
   const { user } = await rpc<{ user: TestUser }>(
     request,
     "UserService/CreateUser",
-    { name, email, age: 30 },
+    { name, email, age: 30, ...extra },
     base,
   );
   return user;

@@ -3,6 +3,7 @@
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
+import { adminToken } from "./fixtures.ts";
 
 const chat = loadFileDescriptorSetFromBuffer(
   readFileSync(new URL("../../gen/switchboard.binpb", import.meta.url)),
@@ -19,18 +20,22 @@ interface ChatResponse {
 
 /**
  * Posts `content` to `room` over the Chat bidi stream (gRPC over HTTP/2) and resolves once the
- * stream has sent it back, i.e. once the server has stored and published it.
+ * stream has sent it back, i.e. once the server has stored and published it. It calls with
+ * the admin token (or `token`) in the `authorization` metadata.
  */
 export async function postOverGrpcJsBidi(
   url: string,
   message: { room: string; user_id: string; content: string },
+  token = adminToken,
 ): Promise<void> {
   const client = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure());
+  const metadata = new grpc.Metadata();
+  metadata.set("authorization", `Bearer ${token}`);
   const call = client.makeBidiStreamRequest(
     chatMethod.path,
     chatMethod.requestSerialize,
     chatMethod.responseDeserialize,
-    new grpc.Metadata(),
+    metadata,
     { deadline: Date.now() + 30_000 },
   );
   try {

@@ -1,4 +1,4 @@
-import type { Transport } from "@connectrpc/connect";
+import type { Interceptor, Transport } from "@connectrpc/connect";
 import { createConnectTransport, createGrpcWebTransport } from "@connectrpc/connect-web";
 
 /** The wire protocols a browser can speak to Switchboard; every page works over each. */
@@ -39,15 +39,18 @@ export function saveProtocol(protocol: Protocol): void {
   window.history.replaceState(window.history.state, "", url);
 }
 
-/** Same origin: the page is served by Switchboard itself (or proxied to it by `npm run dev`). */
-export function createTransport(protocol: Protocol): Transport {
+/**
+ * Same origin: the page is served by Switchboard itself (or proxied to it by `npm run dev`).
+ * `interceptors` run on every call of every protocol (the session's Authorization header).
+ */
+export function createTransport(protocol: Protocol, interceptors: Interceptor[] = []): Transport {
   const baseUrl = window.location.origin;
   switch (protocol) {
     case "connect-json":
-      return createConnectTransport({ baseUrl, useBinaryFormat: false });
+      return createConnectTransport({ baseUrl, useBinaryFormat: false, interceptors });
     case "connect-binary":
-      return createConnectTransport({ baseUrl, useBinaryFormat: true });
+      return createConnectTransport({ baseUrl, useBinaryFormat: true, interceptors });
     case "grpc-web":
-      return createGrpcWebTransport({ baseUrl, useBinaryFormat: true });
+      return createGrpcWebTransport({ baseUrl, useBinaryFormat: true, interceptors });
   }
 }

@@ -6,9 +6,12 @@ import { formatDateTime } from "../format.ts";
 import { unwrap, useLiveStream } from "../live-stream.ts";
 import { LiveBadge } from "./live-badge.tsx";
 
-/** The acting user's notifications (an order's status change notifies its customer). */
+/**
+ * The acting user's notifications (an order's status change notifies its customer): a user's
+ * own (user_id empty), or those of whom an admin acts as.
+ */
 export function NotificationTray() {
-  const { user } = useActingUser();
+  const { user, requestUserId } = useActingUser();
   if (!user) {
     return (
       <button type="button" className="tray-button" disabled title="Choose who you are to see notifications">
@@ -17,7 +20,7 @@ export function NotificationTray() {
       </button>
     );
   }
-  return <Tray key={user.id} user={user} />;
+  return <Tray key={user.id} user={user} requestUserId={requestUserId} />;
 }
 
 function readKey(userId: string): string {
@@ -30,7 +33,7 @@ function storedSequence(key: string): bigint {
   return /^\d+$/.test(raw) ? BigInt(raw) : 0n;
 }
 
-function Tray({ user }: { user: ActingUser }) {
+function Tray({ user, requestUserId }: { user: ActingUser; requestUserId: string }) {
   const api = useApi();
   const panelId = useId();
   const root = useRef<HTMLDivElement>(null);
@@ -41,7 +44,10 @@ function Tray({ user }: { user: ActingUser }) {
   const status = useLiveStream<Notification>({
     open: (after, signal) =>
       unwrap(
-        api.notifications.subscribeNotifications({ userId: user.id, afterSequence: after ?? 0n }, { signal }),
+        api.notifications.subscribeNotifications(
+          { userId: requestUserId, afterSequence: after ?? 0n },
+          { signal },
+        ),
         "notification",
       ),
     sequenceOf: (n) => n.sequence,

@@ -4,7 +4,7 @@ import { useActingUser } from "../acting-user.tsx";
 import { useApi } from "../api.tsx";
 import { LiveBadge } from "../components/live-badge.tsx";
 import { describeError } from "../errors.ts";
-import { formatTime } from "../format.ts";
+import { formatTime, shortId } from "../format.ts";
 import { unwrap, useLiveStream } from "../live-stream.ts";
 import { Link, navigate } from "../router.tsx";
 import { useUserName } from "../user-names.ts";
@@ -186,7 +186,8 @@ function continues(prev: ChatMessage | undefined, m: ChatMessage): boolean {
 }
 
 function Message({ message, continued }: { message: ChatMessage; continued: boolean }) {
-  const name = useUserName(message.userId) ?? "Unknown user";
+  // A user sees other users' names only if the server lets them read those users.
+  const name = useUserName(message.userId) ?? `User ${shortId(message.userId)}`;
   const { user } = useActingUser();
   const mine = user?.id === message.userId;
   return (
@@ -204,7 +205,7 @@ function Message({ message, continued }: { message: ChatMessage; continued: bool
 
 function Composer({ room }: { room: string }) {
   const api = useApi();
-  const { user } = useActingUser();
+  const { user, requestUserId } = useActingUser();
   const [text, setText] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -214,7 +215,7 @@ function Composer({ room }: { room: string }) {
     if (!user || !content || busy) return;
     setBusy(true);
     try {
-      await api.chat.sendMessage({ room, userId: user.id, content });
+      await api.chat.sendMessage({ room, userId: requestUserId, content });
       setText("");
       setError(undefined);
     } catch (err) {

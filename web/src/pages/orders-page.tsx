@@ -1,6 +1,6 @@
 import { type FormEvent, useCallback, useMemo, useState } from "react";
 import { type Order, type OrderEvent, OrderStatus } from "../../../gen/switchboard/v1/order_pb.js";
-import { type ActingUser, useActingUser } from "../acting-user.tsx";
+import { type ActingUser, actingUserOf, useActingUser } from "../acting-user.tsx";
 import { useApi } from "../api.tsx";
 import { LiveBadge } from "../components/live-badge.tsx";
 import { Notice, type NoticeValue } from "../components/notice.tsx";
@@ -11,6 +11,7 @@ import { describeError, type FormErrors, formErrors } from "../errors.ts";
 import { count, formatTime, shortId } from "../format.ts";
 import { unwrap, useLiveStream } from "../live-stream.ts";
 import { moveLabel, nextStatuses, statusClass, statusLabel, statusOrder } from "../order-status-view.ts";
+import { isAdmin, useSession } from "../session.tsx";
 import { rememberUser, useUserName } from "../user-names.ts";
 
 /** An idempotency key per order form: a retried or double-clicked create makes one order. */
@@ -29,15 +30,20 @@ function merge(orders: ReadonlyMap<string, Order>, incoming: readonly Order[]): 
   return next;
 }
 
+/** The moves a customer may make on their own order; the rest (shipping) is the admins'. */
+const customerMoves: ReadonlySet<OrderStatus> = new Set([OrderStatus.PAID, OrderStatus.CANCELLED]);
+
 export function OrdersPage() {
   const api = useApi();
+  const admin = isAdmin(useSession().session);
   const [orders, setOrders] = useState<ReadonlyMap<string, Order>>(new Map());
   const [filter, setFilter] = useState<OrderStatus | null>(null);
   const [notice, setNotice] = useState<NoticeValue | null>(null);
   const [highlight, setHighlight] = useState<string>();
 
   // Every order event since the beginning: the table is the fold of the stream, so it can
-  // resume from its last sequence and never needs a separate snapshot.
+  // resume from its last sequence and never needs a separate snapshot. A user's stream (no
+  // user_id) carries only their own orders; an admin's carries everyone's.
   const status = useLiveStream<OrderEvent>({
     open: (after, signal) =>
       unwrap(api.orders.streamOrders({ afterSequence: after ?? 0n }, { signal }), "event"),
@@ -112,21 +118,23 @@ export function OrdersPage() {
         align: "end",
         render: (o) => (
           <span className="row-actions">
-            {nextStatuses(o.status).map((to) => (
-              <button
-                key={to}
-                type="button"
-                className={`button button-small${to === OrderStatus.CANCELLED ? " button-quiet-danger" : ""}`}
-                onClick={() => move(o, to)}
-              >
-                {moveLabel(to)}
-              </button>
-            ))}
+            {nextStatuses(o.status)
+              .filter((to) => admin || customerMoves.has(to))
+              .map((to) => (
+                <button
+                  key={to}
+                  type="button"
+                  className={`button button-small${to === OrderStatus.CANCELLED ? " button-quiet-danger" : ""}`}
+                  onClick={() => move(o, to)}
+                >
+                  {admin ? moveLabel(to) : customerMoveLabel(to)}
+                </button>
+              ))}
           </span>
         ),
       },
     ],
-    [move],
+    [move, admin],
   );
 
   return (
@@ -134,7 +142,11 @@ export function OrdersPage() {
       <header className="page-header">
         <div>
           <h1>Orders</h1>
-          <p className="page-subtitle">Every change arrives live from StreamOrders, whoever made it.</p>
+          <p className="page-subtitle">
+            {admin
+              ? "Every change arrives live from StreamOrders, whoever made it."
+              : "Your orders: every change arrives live from StreamOrders, whoever made it."}
+          </p>
         </div>
         <LiveBadge name="Orders feed" status={status} />
       </header>
@@ -158,7 +170,7 @@ export function OrdersPage() {
       </div>
       <section className="card card-fill" aria-labelledby="orders-table-title">
         <div className="card-toolbar">
-          <h2 id="orders-table-title">All orders</h2>
+          <h2 id="orders-table-title">{admin ? "All orders" : "Your orders"}</h2>
           <fieldset className="filters">
             <legend className="visually-hidden">Show</legend>
             <FilterButton
@@ -194,6 +206,11 @@ export function OrdersPage() {
 
 const orderKey = (o: Order) => o.id;
 
+/** A customer pays and cancels; an admin marks paid (the payment happened elsewhere). */
+function customerMoveLabel(to: OrderStatus): string {
+  return to === OrderStatus.PAID ? "Pay" : moveLabel(to);
+}
+
 function createdAt(o: Order): number {
   return o.createTime ? Number(o.createTime.seconds) * 1000 + o.createTime.nanos / 1e6 : 0;
 }
@@ -218,6 +235,9 @@ function UserName({ id }: { id: string }) {
 function NewOrderForm({ onCreated }: { onCreated(order: Order): void }) {
   const api = useApi();
   const acting = useActingUser();
+  // A user orders for themselves (user_id empty: the server takes the token's user); an admin
+  // picks the customer, starting with whom they act as.
+  const forSelf = !acting.canChoose;
   const [customer, setCustomer] = useState<ActingUser | null>(acting.user);
   const [product, setProduct] = useState("");
   const [quantity, setQuantity] = useState("1");
@@ -227,7 +247,7 @@ function NewOrderForm({ onCreated }: { onCreated(order: Order): void }) {
 
   const submit = async (e: FormEvent) => {
     e.preventDefault();
-    if (!customer) {
+    if (!forSelf && !customer) {
       setErrors({ fields: { user_id: "Choose a customer." } });
       return;
     }
@@ -235,7 +255,7 @@ function NewOrderForm({ onCreated }: { onCreated(order: Order): void }) {
     setErrors({ fields: {} });
     try {
       const res = await api.orders.createOrder({
-        userId: customer.id,
+        userId: forSelf ? "" : (customer?.id ?? ""),
         productId: product.trim(),
         quantity: Number.parseInt(quantity, 10) || 0,
         idempotencyKey: key,
@@ -261,17 +281,23 @@ function NewOrderForm({ onCreated }: { onCreated(order: Order): void }) {
   return (
     <form noValidate onSubmit={submit} aria-labelledby="new-order-title" className="order-form">
       <h2 id="new-order-title">New order</h2>
-      <div className="field">
-        <UserPicker
-          label="Customer"
-          value={customer}
-          onChange={(user) => {
-            rememberUser(api, user);
-            setCustomer({ id: user.id, name: user.name, email: user.email });
-          }}
-        />
-        {fieldError("user_id")}
-      </div>
+      {forSelf ? (
+        <p className="order-for muted">
+          For <strong>{acting.user?.name ?? "you"}</strong>: you pay or cancel it here; an admin ships it.
+        </p>
+      ) : (
+        <div className="field">
+          <UserPicker
+            label="Customer"
+            value={customer}
+            onChange={(user) => {
+              rememberUser(api, user);
+              setCustomer(actingUserOf(user));
+            }}
+          />
+          {fieldError("user_id")}
+        </div>
+      )}
       <div className="field-row">
         <div className="field">
           <label htmlFor="order-product">Product</label>

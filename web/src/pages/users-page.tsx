@@ -1,12 +1,14 @@
-import { type ComponentProps, type FormEvent, useCallback, useEffect, useId, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 import type { User } from "../../../gen/switchboard/v1/user_pb.js";
-import { useActingUser } from "../acting-user.tsx";
+import { actingUserOf, useActingUser } from "../acting-user.tsx";
 import { useApi } from "../api.tsx";
 import { ConfirmDialog } from "../components/confirm-dialog.tsx";
 import { Notice, type NoticeValue } from "../components/notice.tsx";
+import { UserForm } from "../components/user-form.tsx";
 import { type Column, VirtualTable } from "../components/virtual-table.tsx";
-import { describeError, type FormErrors, formErrors } from "../errors.ts";
+import { describeError } from "../errors.ts";
 import { count, formatDateTime } from "../format.ts";
+import { roleLabel, useSession } from "../session.tsx";
 import { rememberUser } from "../user-names.ts";
 
 /** Rows per database round trip on the server; the browser receives one message per user. */
@@ -90,6 +92,7 @@ function initials(name: string): string {
 export function UsersPage() {
   const api = useApi();
   const acting = useActingUser();
+  const { updateUser } = useSession();
   const [search, setSearch] = useState("");
   const [debounced, setDebounced] = useState("");
   useEffect(() => {
@@ -114,9 +117,10 @@ export function UsersPage() {
       setHighlight(user.id);
       setEditing(null);
       setNotice({ kind: "ok", text: created ? `Created ${user.name}.` : `Saved ${user.name}.` });
-      if (acting.user?.id === user.id) acting.setUser({ id: user.id, name: user.name, email: user.email });
+      if (acting.user?.id === user.id) acting.setUser(actingUserOf(user));
+      updateUser(user);
     },
-    [api, acting, debounced, setUsers],
+    [api, acting, debounced, setUsers, updateUser],
   );
 
   const confirmDelete = async () => {
@@ -155,6 +159,13 @@ export function UsersPage() {
       render: (u) => <span className="truncate muted">{u.email}</span>,
     },
     { header: "Age", width: "64px", align: "end", render: (u) => u.age },
+    {
+      header: "Role",
+      width: "84px",
+      render: (u) => (
+        <span className={`role-badge role-${roleLabel(u.role).toLowerCase()}`}>{roleLabel(u.role)}</span>
+      ),
+    },
     {
       header: "Created",
       width: "128px",
@@ -237,6 +248,7 @@ export function UsersPage() {
           <UserForm
             key={editing?.id ?? "new"}
             editing={editing}
+            admin
             onSaved={saved}
             onCancel={() => setEditing(null)}
           />
@@ -260,111 +272,3 @@ export function UsersPage() {
 }
 
 const userKey = (u: User) => u.id;
-
-interface UserFormProps {
-  editing: User | null;
-  onSaved(user: User, created: boolean): void;
-  onCancel(): void;
-}
-
-/** Create, or edit with an update mask of the changed fields and the version it was read at. */
-function UserForm({ editing, onSaved, onCancel }: UserFormProps) {
-  const api = useApi();
-  const id = useId();
-  const [name, setName] = useState(editing?.name ?? "");
-  const [email, setEmail] = useState(editing?.email ?? "");
-  const [age, setAge] = useState(editing ? String(editing.age) : "");
-  const [errors, setErrors] = useState<FormErrors>({ fields: {} });
-  const [busy, setBusy] = useState(false);
-
-  const submit = async (e: FormEvent) => {
-    e.preventDefault();
-    setBusy(true);
-    setErrors({ fields: {} });
-    const values = { name: name.trim(), email: email.trim(), age: Number.parseInt(age, 10) || 0 };
-    try {
-      if (editing) {
-        const paths = (["name", "email", "age"] as const).filter((f) => values[f] !== editing[f]);
-        if (paths.length === 0) {
-          onCancel();
-          return;
-        }
-        const res = await api.users.updateUser({
-          user: { id: editing.id, ...values },
-          updateMask: { paths },
-          expectedVersion: editing.version,
-        });
-        if (res.user) onSaved(res.user, false);
-      } else {
-        const res = await api.users.createUser(values);
-        if (res.user) {
-          onSaved(res.user, true);
-          setName("");
-          setEmail("");
-          setAge("");
-        }
-      }
-    } catch (err) {
-      setErrors(formErrors(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-
-  const field = (key: "name" | "email" | "age", label: string, input: ComponentProps<"input">) => {
-    const error = errors.fields[key];
-    return (
-      <div className="field">
-        <label htmlFor={`${id}-${key}`}>{label}</label>
-        <input
-          id={`${id}-${key}`}
-          name={key}
-          aria-invalid={error ? true : undefined}
-          aria-describedby={error ? `${id}-${key}-error` : undefined}
-          {...input}
-        />
-        {error && (
-          <p id={`${id}-${key}-error`} className="field-error">
-            {error}
-          </p>
-        )}
-      </div>
-    );
-  };
-
-  return (
-    <form noValidate onSubmit={submit} aria-labelledby={`${id}-title`}>
-      <h2 id={`${id}-title`}>{editing ? `Edit ${editing.name}` : "New user"}</h2>
-      {field("name", "Name", { value: name, onChange: (e) => setName(e.target.value), autoComplete: "off" })}
-      {field("email", "Email", {
-        type: "email",
-        value: email,
-        onChange: (e) => setEmail(e.target.value),
-        autoComplete: "off",
-      })}
-      {field("age", "Age", {
-        type: "number",
-        inputMode: "numeric",
-        min: 1,
-        max: 150,
-        value: age,
-        onChange: (e) => setAge(e.target.value),
-      })}
-      {errors.form && (
-        <p role="alert" className="alert">
-          {errors.form}
-        </p>
-      )}
-      <div className="form-actions">
-        {editing && (
-          <button type="button" className="button" onClick={onCancel}>
-            Cancel
-          </button>
-        )}
-        <button type="submit" className="button button-primary" disabled={busy}>
-          {editing ? "Save changes" : "Create user"}
-        </button>
-      </div>
-    </form>
-  );
-}

@@ -249,6 +249,14 @@ test("a user changes their password: the old one stops working, the new one work
   });
   await openSignedOut(page, protocol, "/account");
   await signInWithPassword(page, user.email, before);
+
+  // Their own details, on the same page: a new name shows in the header at once.
+  const details = page.getByRole("form", { name: "Your details" });
+  await details.getByLabel("Name").fill(`Patricia ${unique}`);
+  await details.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByRole("status").filter({ hasText: "Saved your details." })).toBeVisible();
+  await expect(sessionArea(page)).toContainText(`Patricia ${unique}`);
+
   const form = page.getByRole("form", { name: "Change password" });
   // A wrong current password is refused, under its field.
   await form.getByLabel("Current password").fill(`wrong-${unique}`);
@@ -266,7 +274,40 @@ test("a user changes their password: the old one stops working, the new one work
   await signInWithPassword(page, user.email, before);
   await expect(page.getByRole("alert")).toHaveText(/wrong email or password/i);
   await signInWithPassword(page, user.email, after);
-  await expect(sessionArea(page)).toContainText(user.name);
+  await expect(sessionArea(page)).toContainText(`Patricia ${unique}`);
+});
+
+test("an admin gives a user without a password one, and the admin role", async ({
+  browser,
+  page,
+  protocol,
+  request,
+  unique,
+}) => {
+  const user = await createUser(request, `Nia ${unique}`, `nia-${unique}@example.com`);
+  const password = `given-${unique}`;
+  await open(page, protocol, "/users");
+  await page.getByRole("searchbox", { name: "Search users" }).fill(`nia-${unique}`);
+  await page
+    .getByRole("table", { name: "Users" })
+    .getByRole("button", { name: `Edit ${user.name}` })
+    .click();
+  const form = page.getByRole("form", { name: `Edit ${user.name}` });
+  await form.getByLabel("New password").fill(password);
+  await form.getByLabel("Role").selectOption({ label: "Admin" });
+  await form.getByRole("button", { name: "Save changes" }).click();
+  await expect(page.getByRole("status").filter({ hasText: `Saved ${user.name}.` })).toBeVisible();
+
+  const context = await browser.newContext();
+  const nia = await context.newPage();
+  await openSignedOut(nia, protocol, "/users");
+  await signInWithPassword(nia, user.email, password);
+  await expect(sessionArea(nia)).toContainText(user.name);
+  await expect(sessionArea(nia)).toContainText("Admin");
+  // An admin signed in as a person sees the directory, and acts as themselves to begin with.
+  await expect(nia.getByRole("table", { name: "Users" })).toBeVisible();
+  await expect(nia.getByRole("combobox", { name: "Acting as" })).toHaveValue(user.name);
+  await context.close();
 });
 
 test("a session the server stops accepting (its user was deleted) returns to the sign-in screen", async ({

@@ -26,6 +26,11 @@ interface ActingUserState {
 
 const ActingUserContext = createContext<ActingUserState | null>(null);
 
+// Earlier versions kept the acting user in localStorage: forget what they left behind.
+try {
+  localStorage.removeItem("switchboard.actingUser");
+} catch {}
+
 export function actingUserOf(user: User): ActingUser {
   return { id: user.id, name: user.name, email: user.email };
 }

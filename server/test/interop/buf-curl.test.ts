@@ -1,13 +1,17 @@
 // buf curl against the running server: every RPC kind over Connect (HTTP/1.1 and h2c), gRPC
 // (h2c) and gRPC-Web (HTTP/1.1), with the schema from gen/switchboard.binpb and then from the
 // server's own reflection service, and every OrderService, NotificationService (order-cases.ts)
-// and ChatService RPC (chat-cases.ts) the same ways. Each cell also checks, from buf curl's verbose log, that the call
-// really went over the HTTP version its row names. buf curl reads a live stream until it is
-// stopped: the cases stop it after the messages they expect, or it is given a --timeout.
+// and ChatService RPC (chat-cases.ts) the same ways, and AuthService with the access cases
+// (auth-cases.ts). Each cell also checks, from buf curl's verbose log, that the call really went
+// over the HTTP version its row names, and that the RPC carried the bearer token (`-H`) while
+// reflection calls carried none. buf curl reads a live stream until it is stopped: the cases
+// stop it after the messages they expect, or it is given a --timeout.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
+import { authCells, authColumns, authProcedures } from "./auth-cases.ts";
 import {
+  assertAuthorization,
   assertHttp,
   type BufCurlResult,
   type BufProtocol,
@@ -49,8 +53,17 @@ function rpcCells(schema: "binpb" | "reflection"): void {
     const { http } = bufProtocols[protocol];
     const row = `buf curl · ${protocol} · ${schema === "binpb" ? "--schema" : "reflection"}`;
     const tag = `${schema}-${protocol.replace(/[^A-Za-z0-9]+/g, "-")}`.toLowerCase();
-    const call = (method: string, messages: unknown[]) =>
-      bufCurl({ baseUrl: server.url, procedure: `${service}/${method}`, protocol, schema, messages });
+    const call = async (method: string, messages: unknown[]) => {
+      const r = await bufCurl({
+        baseUrl: server.url,
+        procedure: `${service}/${method}`,
+        protocol,
+        schema,
+        messages,
+      });
+      assertAuthorization(r, true);
+      return r;
+    };
     const ref = (column: string) => ({ table: "clients" as const, row, column });
 
     if (schema === "reflection" && http === "1.1") {
@@ -59,6 +72,7 @@ function rpcCells(schema: "binpb" | "reflection"): void {
         ...["unary", "server stream", "client stream", "bidi"].map(ref),
         ...orderRpcs.map((column) => ({ table: "rpcs" as const, row, column })),
         ...chatRpcs.map((column) => ({ table: "chat" as const, row, column })),
+        ...Object.values(authColumns).map((column) => ({ table: "auth" as const, row, column })),
       ];
       for (const at of cells) {
         notApplicable(at, "buf curl needs HTTP/2 for reflection and then runs the call on h2c", async () => {
@@ -83,6 +97,12 @@ function rpcCells(schema: "binpb" | "reflection"): void {
       return { server, clients: { client, other: client } };
     };
     chatCells(cell, row, tag, chatClients, http === "1.1" ? ["SendMessage", "Subscribe"] : chatRpcs);
+
+    // AuthService and access: the same buf curl command with another -H, or none.
+    authCells(cell, row, tag, () => ({
+      client: bufCurlClient(server.url, protocol, schema),
+      as: (token) => bufCurlClient(server.url, protocol, schema, token),
+    }));
     if (http === "1.1") {
       notApplicable(
         { table: "chat", row, column: "Chat" },
@@ -120,6 +140,21 @@ function rpcCells(schema: "binpb" | "reflection"): void {
       const missing = await call("GetUser", [{ id: unknownId }]);
       assert.equal(missing.error?.code, "not_found");
       assert.equal(missing.exitCode, 5 << 3, "buf curl exits with the code shifted left by three");
+
+      // UpdateUser with a field mask (a string in JSON), then DeleteUser: the user is gone.
+      const updated = await call("UpdateUser", [
+        { user: { id: user?.id, name: "Ada L." }, updateMask: "name" },
+      ]);
+      succeeded(updated);
+      assertHttp(updated, http);
+      assert.partialDeepStrictEqual(updated.messages, [
+        { user: { id: user?.id, name: "Ada L.", email, version: "2" } },
+      ]);
+      const deleted = await call("DeleteUser", [{ id: user?.id }]);
+      succeeded(deleted);
+      assertHttp(deleted, http);
+      assert.deepEqual(deleted.messages, [{}]);
+      assert.equal((await call("GetUser", [{ id: user?.id }])).error?.code, "not_found");
     });
 
     cell(ref("server stream"), async () => {
@@ -188,13 +223,16 @@ for (const reflectProtocol of ["grpc-v1", "grpc-v1alpha"]) {
   cell(
     { table: "features", row: `reflection ${reflectProtocol}`, column: "buf curl (gRPC, h2c)" },
     async () => {
+      // No token: reflection answers anyone.
       const r = await bufCurl({
         baseUrl: server.url,
         protocol: "gRPC · h2c",
         schema: "reflection",
+        token: null,
         args: ["--list-methods", "--reflect-protocol", reflectProtocol],
       });
       succeeded(r);
+      assertAuthorization(r, false);
       const methods = r.stdout.split("\n").filter(Boolean);
       const expected = [
         ...["CreateUser", "GetUser", "ListUsers", "BatchCreateUsers", "UserStream"].map(
@@ -202,6 +240,7 @@ for (const reflectProtocol of ["grpc-v1", "grpc-v1alpha"]) {
         ),
         ...Object.values(procedures),
         ...Object.values(chatProcedures),
+        ...Object.values(authProcedures),
       ];
       for (const m of expected) assert.ok(methods.includes(m), `${m} missing from ${methods.join(", ")}`);
     },

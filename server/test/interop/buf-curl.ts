@@ -1,8 +1,10 @@
 // Runs `buf curl` (the binary from @bufbuild/buf) and reads back what it printed: the response
 // messages on stdout, the error on stderr, and from its verbose log the HTTP version of each
-// exchange, so a test can prove which transport a cell really used.
+// exchange, so a test can prove which transport a cell really used, and which exchanges carried
+// the bearer token (reflection calls carry none: buf curl sends -H headers only with the RPC).
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
+import { testAdminToken } from "../support/auth.ts";
 import { descriptorSet, repoRoot } from "./paths.ts";
 import { type Json, type RpcClient, RpcFailure } from "./rpc-client.ts";
 
@@ -26,6 +28,11 @@ export interface BufCurlCall {
   schema: "binpb" | "reflection";
   /** Request messages as JSON, written to stdin one after another (`-d @-`). */
   messages?: unknown[];
+  /**
+   * Sent as `-H "Authorization: Bearer <token>"`; by default the test servers' admin token,
+   * null for no Authorization header.
+   */
+  token?: string | null;
   args?: string[];
   /**
    * For a stream that never ends by itself: once this many response messages have been
@@ -48,14 +55,18 @@ export interface BufCurlResult {
   error: { code: string; message: string; details?: unknown[] } | undefined;
   /** HTTP version of every exchange ("1.1" or "2"), reflection calls first, the RPC last. */
   httpVersions: string[];
+  /** For every exchange, in the same order: whether its request carried an Authorization header. */
+  authorized: boolean[];
   stderr: string;
 }
 
 export async function bufCurl(call: BufCurlCall): Promise<BufCurlResult> {
+  const token = call.token === undefined ? testAdminToken : call.token;
   const args = [
     "curl",
     "-v",
     ...bufProtocols[call.protocol].flags,
+    ...(token === null ? [] : ["-H", `Authorization: Bearer ${token}`]),
     ...(call.schema === "binpb" ? ["--schema", descriptorSet] : []),
     ...(call.messages ? ["-d", "@-"] : []),
     ...(call.args ?? []),
@@ -130,8 +141,22 @@ export async function bufCurl(call: BufCurlCall): Promise<BufCurlResult> {
       const m = /^buf: < \(#\d+\) HTTP\/(\d(?:\.\d)?) /.exec(line);
       return m?.[1] ? [m[1] === "2.0" ? "2" : m[1]] : [];
     }),
+    authorized: requestHeaders(log).map((headers) => headers.some((h) => /^authorization:/i.test(h))),
     stderr: err,
   };
+}
+
+/** The request header lines of each exchange in buf curl's verbose log ("buf: > (#n) Name: value"). */
+function requestHeaders(log: string[]): string[][] {
+  const byExchange = new Map<number, string[]>();
+  for (const line of log) {
+    const m = /^buf: > \(#(\d+)\) (.*)$/.exec(line);
+    if (!m) continue;
+    const n = Number(m[1]);
+    if (!byExchange.has(n)) byExchange.set(n, []);
+    if (m[2] && !m[2].startsWith("POST ") && !m[2].startsWith("GET ")) byExchange.get(n)?.push(m[2]);
+  }
+  return [...byExchange.entries()].sort(([a], [b]) => a - b).map(([, headers]) => headers);
 }
 
 /** buf curl prints each response message as an indented JSON object, one after another. */
@@ -167,19 +192,36 @@ export function assertHttp(r: BufCurlResult, version: string): void {
 }
 
 /**
- * buf curl as an RpcClient: each call is one buf curl command with the protocol's flags, and
- * must have gone over the protocol's HTTP version (a bidi call on an HTTP/1.1 row cannot: buf
- * curl switches it to h2c). A stream with `take` must still be running
- * when that many messages are in, and is then stopped, which closes its connection.
+ * Asserts which exchanges carried the bearer token: the RPC (the last exchange) carries it when
+ * the command was given one, and reflection calls (the ones before it) never do, so reflection
+ * is proved to answer without a token.
+ */
+export function assertAuthorization(r: BufCurlResult, rpcHasToken: boolean): void {
+  assert.ok(r.authorized.length > 0, `no request in buf curl's log:\n${r.stderr}`);
+  assert.deepEqual(
+    r.authorized,
+    [...r.authorized.slice(0, -1).map(() => false), rpcHasToken],
+    "the RPC carries the token it was given; reflection requests carry none",
+  );
+}
+
+/**
+ * buf curl as an RpcClient, calling as `token` (default: the test servers' admin token; null:
+ * none): each call is one buf curl command with the protocol's flags, and must have gone over
+ * the protocol's HTTP version (a bidi call on an HTTP/1.1 row cannot: buf curl switches it to
+ * h2c), with the token on the RPC only. A stream with `take` must still be running when that
+ * many messages are in, and is then stopped, which closes its connection.
  */
 export function bufCurlClient(
   baseUrl: string,
   protocol: BufProtocol,
   schema: "binpb" | "reflection",
+  token: string | null = testAdminToken,
 ): RpcClient {
   const run = async (procedure: string, requests: Json[], options: Partial<BufCurlCall> = {}) => {
-    const r = await bufCurl({ baseUrl, procedure, protocol, schema, messages: requests, ...options });
+    const r = await bufCurl({ baseUrl, procedure, protocol, schema, messages: requests, token, ...options });
     assertHttp(r, bufProtocols[protocol].http);
+    assertAuthorization(r, token !== null);
     if (r.stopped) return r.messages;
     if (r.error) throw new RpcFailure(r.error.code, r.error.message);
     assert.equal(r.exitCode, 0, `buf curl failed:\n${r.stderr}`);

@@ -1,12 +1,16 @@
 // Plain curl speaking the Connect protocol by hand over HTTP/1.1: unary JSON POST (UserService,
 // and ChatService's SendMessage through the shared chat case), the GET form for side-effect-free
-// methods (GetUser, GetOrder), and gzip in both directions.
+// methods (GetUser, GetOrder), gzip in both directions, and AuthService with the access cases
+// (auth-cases.ts). Every call sends `-H "authorization: Bearer <token>"`, the admin token unless
+// a case calls as a user or as no one.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { gunzipSync, gzipSync } from "node:zlib";
+import { testAdminToken } from "../support/auth.ts";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
+import { authCells } from "./auth-cases.ts";
 import { runChatCase } from "./chat-cases.ts";
-import { curl, curlRpcClient } from "./curl.ts";
+import { bearerHeader, curl, curlRpcClient } from "./curl.ts";
 import { matrixFor } from "./matrix.ts";
 import { type Order, procedures, unknownId } from "./order-cases.ts";
 
@@ -24,7 +28,16 @@ const label = "curl (Connect JSON, HTTP/1.1)";
 /** A UserService method, or any "package.Service/Method". */
 const url = (method: string) =>
   `${server.url}/${method.includes("/") ? method : `switchboard.v1.UserService/${method}`}`;
-const jsonPost = ["-X", "POST", "-H", "content-type: application/json", "-H", "connect-protocol-version: 1"];
+const auth = bearerHeader(testAdminToken);
+const jsonPost = [
+  "-X",
+  "POST",
+  "-H",
+  "content-type: application/json",
+  "-H",
+  "connect-protocol-version: 1",
+  ...auth,
+];
 
 /** A Connect unary call as a JSON POST that must succeed; answers the response message. */
 async function post<T>(method: string, request: object): Promise<T> {
@@ -36,7 +49,7 @@ async function post<T>(method: string, request: object): Promise<T> {
 /** The GET form of a Connect unary call, with the request as JSON in the query. */
 function get(method: string, request: object) {
   const query = new URLSearchParams({ connect: "v1", encoding: "json", message: JSON.stringify(request) });
-  return curl(`${url(method)}?${query}`, ["-X", "GET"]);
+  return curl(`${url(method)}?${query}`, ["-X", "GET", ...auth]);
 }
 
 type User = { id: string; email: string; version: string };
@@ -65,6 +78,16 @@ cell({ table: "clients", row, column: "unary" }, async () => {
   assert.equal(missing.status, 404);
   assert.equal(missing.headers["content-type"], "application/json");
   assert.equal(JSON.parse(missing.body.toString()).code, "not_found");
+
+  // UpdateUser with a field mask (a string in JSON), then DeleteUser: the user is gone.
+  const updated = await post<{ user: User & { name: string } }>("UpdateUser", {
+    user: { id: user.id, name: "Curl U." },
+    updateMask: "name",
+  });
+  assert.partialDeepStrictEqual(updated.user, { id: user.id, name: "Curl U.", version: "2" });
+  assert.deepEqual(await post("DeleteUser", { id: user.id }), {});
+  const gone = await curl(url("GetUser"), jsonPost, JSON.stringify({ id: user.id }));
+  assert.equal(gone.status, 404);
 });
 
 cell({ table: "features", row: "Connect GET", column: label }, async () => {
@@ -117,6 +140,12 @@ cell({ table: "chat", row, column: "SendMessage" }, async () => {
   const client = curlRpcClient(server.url);
   await runChatCase("SendMessage", { client, other: client }, "curl");
 });
+
+// AuthService and access: the same POSTs with another Authorization header, or none.
+authCells(cell, row, "curl", () => ({
+  client: curlRpcClient(server.url),
+  as: (token) => curlRpcClient(server.url, token),
+}));
 
 cell({ table: "features", row: "gzip request", column: label }, async () => {
   const body = gzipSync(JSON.stringify({ name: "Zipped", email: "gzip@x.example", age: 41 }));

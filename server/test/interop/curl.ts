@@ -1,5 +1,6 @@
 // Runs plain curl over HTTP/1.1 and splits its output into status, headers and body.
 import { spawn } from "node:child_process";
+import { testAdminToken } from "../support/auth.ts";
 import { type Json, type RpcClient, RpcFailure } from "./rpc-client.ts";
 
 export interface CurlResponse {
@@ -47,18 +48,32 @@ export async function curl(url: string, args: string[], body?: Buffer | string):
   return { status: Number(statusLine.split(" ")[1]), headers, body: raw.subarray(end + 4) };
 }
 
+/** `-H "authorization: Bearer <token>"`, or nothing for a null token. */
+export function bearerHeader(token: string | null): string[] {
+  return token === null ? [] : ["-H", `authorization: Bearer ${token}`];
+}
+
 /**
- * curl as an RpcClient for unary calls only: a Connect JSON POST over HTTP/1.1. An error is
+ * curl as an RpcClient for unary calls only: a Connect JSON POST over HTTP/1.1, calling as
+ * `token` (default: the test servers' admin token; null: no Authorization header). An error is
  * the Connect error body ({ code, message }) with a non-200 status.
  */
-export function curlRpcClient(baseUrl: string): RpcClient {
+export function curlRpcClient(baseUrl: string, token: string | null = testAdminToken): RpcClient {
   const unsupported = (kind: string) => () =>
     Promise.reject(new Error(`curl speaks unary Connect JSON here, not ${kind}`));
   return {
     async unary(procedure, request) {
       const res = await curl(
         `${baseUrl}/${procedure}`,
-        ["-X", "POST", "-H", "content-type: application/json", "-H", "connect-protocol-version: 1"],
+        [
+          "-X",
+          "POST",
+          "-H",
+          "content-type: application/json",
+          "-H",
+          "connect-protocol-version: 1",
+          ...bearerHeader(token),
+        ],
         JSON.stringify(request),
       );
       const body = JSON.parse(res.body.toString()) as Json;

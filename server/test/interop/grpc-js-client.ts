@@ -1,10 +1,12 @@
 // @grpc/grpc-js clients, built at run time from gen/switchboard.binpb through
 // @grpc/proto-loader: no generated grpc-js code and no .proto files on disk (buf/validate is
 // not on disk anywhere, so loading user.proto by path could not resolve its imports). A typed
-// stub for UserService, and an RpcClient (rpc-client.ts) that calls any method by name.
+// stub for UserService, and an RpcClient (rpc-client.ts) that calls any method by name. Both
+// send the bearer token as `authorization` metadata: by default the test servers' admin token.
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { loadFileDescriptorSetFromBuffer } from "@grpc/proto-loader";
+import { testAdminToken } from "../support/auth.ts";
 import { descriptorSet } from "./paths.ts";
 import { camelKeys, type Json, type RpcClient, RpcFailure } from "./rpc-client.ts";
 import { codes } from "./wire.ts";
@@ -77,12 +79,30 @@ export interface UserServiceStub {
   close(): void;
 }
 
-/** A grpc-js channel to the server's URL (http://host:port): plaintext HTTP/2 with prior knowledge. */
-export function userServiceClient(url: string): UserServiceStub {
-  return new UserServiceClient(
-    new URL(url).host,
-    grpc.credentials.createInsecure(),
-  ) as unknown as UserServiceStub;
+/** Metadata carrying `authorization: Bearer <token>` (none for a null token). */
+export function bearerMetadata(token: string | null): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  if (token !== null) metadata.set("authorization", `Bearer ${token}`);
+  return metadata;
+}
+
+/**
+ * A grpc-js channel to the server's URL (http://host:port): plaintext HTTP/2 with prior
+ * knowledge. Every call carries `token` in its metadata unless it sets `authorization` itself
+ * (grpc-js refuses call credentials on an insecure channel, so an interceptor adds it).
+ */
+export function userServiceClient(url: string, token: string | null = testAdminToken): UserServiceStub {
+  const withToken: grpc.Interceptor = (options, nextCall) =>
+    new grpc.InterceptingCall(nextCall(options), {
+      start(metadata, listener, next) {
+        if (token !== null && metadata.get("authorization").length === 0)
+          metadata.set("authorization", `Bearer ${token}`);
+        next(metadata, listener);
+      },
+    });
+  return new UserServiceClient(new URL(url).host, grpc.credentials.createInsecure(), {
+    interceptors: [withToken],
+  }) as unknown as UserServiceStub;
 }
 
 export interface UnaryResult<T> {
@@ -155,22 +175,40 @@ function rpcFailureOf(err: grpc.ServiceError): RpcFailure {
 }
 
 export interface GrpcJsRpcClient extends RpcClient {
+  /** The same channel, calling as another token (null: none). */
+  as(token: string | null): RpcClient;
   close(): void;
 }
 
 /**
- * grpc-js as an RpcClient, on one channel. A stream read with `take` is cancelled with
+ * grpc-js as an RpcClient, on one channel, sending `token` (default: the test servers' admin
+ * token) as `authorization` metadata on every call. A stream read with `take` is cancelled with
  * call.cancel() once enough messages are in, and must then end CANCELLED (not with a status
  * the server sent first). A bidi call writes in lockstep when told to (full duplex), then
  * half-closes and must end OK. `deadlineMs` gives every call that deadline.
  */
-export function grpcJsRpcClient(url: string, options: { deadlineMs?: number } = {}): GrpcJsRpcClient {
+export function grpcJsRpcClient(
+  url: string,
+  options: { deadlineMs?: number; token?: string | null } = {},
+): GrpcJsRpcClient {
   const client = new grpc.Client(new URL(url).host, grpc.credentials.createInsecure());
   const callOptions = (): grpc.CallOptions => ({
     deadline: options.deadlineMs ? Date.now() + options.deadlineMs : Infinity,
   });
+  const as = (token: string | null) => rpcClientOn(client, callOptions, token);
   return {
+    ...as(options.token === undefined ? testAdminToken : options.token),
+    as,
     close: () => client.close(),
+  };
+}
+
+function rpcClientOn(
+  client: grpc.Client,
+  callOptions: () => grpc.CallOptions,
+  token: string | null,
+): RpcClient {
+  return {
     unary(procedure, request) {
       const m = methodDefinition(procedure);
       return new Promise((resolve, reject) => {
@@ -179,7 +217,7 @@ export function grpcJsRpcClient(url: string, options: { deadlineMs?: number } = 
           m.requestSerialize,
           m.responseDeserialize,
           request,
-          new grpc.Metadata(),
+          bearerMetadata(token),
           callOptions(),
           (err, res) => (err ? reject(rpcFailureOf(err)) : resolve(camelKeys<Json>(res))),
         );
@@ -192,7 +230,7 @@ export function grpcJsRpcClient(url: string, options: { deadlineMs?: number } = 
         m.requestSerialize,
         m.responseDeserialize,
         request,
-        new grpc.Metadata(),
+        bearerMetadata(token),
         callOptions(),
       );
       const { take, onMessage } = streamOptions;
@@ -212,7 +250,7 @@ export function grpcJsRpcClient(url: string, options: { deadlineMs?: number } = 
         m.path,
         m.requestSerialize,
         m.responseDeserialize,
-        new grpc.Metadata(),
+        bearerMetadata(token),
         callOptions(),
       );
       return new Promise<Json[]>((resolve, reject) => {

@@ -1,8 +1,9 @@
 // @grpc/grpc-js, the reference gRPC client for Node, against the running server: the four RPC
 // kinds, every OrderService and NotificationService RPC (order-cases.ts; what changes while a
 // live stream is open is done by buf curl), every ChatService RPC (chat-cases.ts; the other
-// member of the room is a second grpc-js channel), then deadlines, cancellation, metadata and
-// error details.
+// member of the room is a second grpc-js channel), AuthService and the access cases
+// (auth-cases.ts), then deadlines, cancellation, metadata and error details. Every call carries
+// the bearer token as `authorization` metadata (grpc-js-client.ts).
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { fromBinary } from "@bufbuild/protobuf";
@@ -10,6 +11,7 @@ import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { ViolationsSchema } from "@bufbuild/protovalidate/gen/buf/validate/validate_pb.js";
 import { StatusSchema } from "../../../gen/google/rpc/status_pb.js";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
+import { authCells } from "./auth-cases.ts";
 import { bufCurlClient } from "./buf-curl.ts";
 import { chatCells } from "./chat-cases.ts";
 import {
@@ -72,6 +74,19 @@ cell({ table: "clients", row, column: "unary" }, async () => {
   assert.deepEqual(got.response.user, response.user);
   const missing = await failure(unary(client, "getUser", { id: unknownId }));
   assert.equal(missing.code, Status.NOT_FOUND);
+  // UpdateUser with a field mask, then DeleteUser: the user is gone.
+  const updated = await unary(client, "updateUser", {
+    user: { id: response.user.id, name: "Grace H." },
+    update_mask: { paths: ["name"] },
+  });
+  assert.partialDeepStrictEqual(updated.response.user, {
+    name: "Grace H.",
+    email: "grace@grpc-js.example",
+    version: "2",
+  });
+  assert.deepEqual(await rpc.unary("switchboard.v1.UserService/DeleteUser", { id: response.user.id }), {});
+  const gone = await failure(unary(client, "getUser", { id: response.user.id }));
+  assert.equal(gone.code, Status.NOT_FOUND);
 });
 
 cell({ table: "clients", row, column: "server stream" }, async () => {
@@ -152,6 +167,9 @@ orderCells(cell, row, "grpc-js", () => ({
 // ChatService: the Chat stream writes in lockstep (each post once the previous one came back)
 // while a Subscribe on the other channel follows the room.
 chatCells(cell, row, "grpc-js", () => ({ server, clients: { client: rpc, other: otherRpc } }));
+
+// AuthService and access: the same channel with another token in the metadata, or none.
+authCells(cell, row, "grpc-js", () => ({ client: rpc, as: (token) => rpc.as(token) }));
 
 /** A user with one order, placed through grpc-js: the start of a StreamOrders. */
 async function userWithOrder(email: string) {

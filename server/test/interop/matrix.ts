@@ -14,6 +14,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { after, type TestContext, test } from "node:test";
+import { authColumns } from "./auth-cases.ts";
 import { chatRpcs } from "./chat-cases.ts";
 import { orderRpcs } from "./order-cases.ts";
 import { repoRoot } from "./paths.ts";
@@ -36,6 +37,10 @@ const tables = {
     title: "Client × ChatService RPC",
     columns: chatRpcs,
   },
+  auth: {
+    title: "Client × AuthService RPC and access",
+    columns: Object.values(authColumns),
+  },
   features: {
     title: "Client features",
     columns: [
@@ -55,10 +60,11 @@ export type Table = keyof typeof tables;
 /** Where a cell sits in the report. */
 export interface CellRef {
   table: Table;
-  /** clients, rpcs and chat: who talks and how ("buf curl · Connect · HTTP/1.1 · --schema");
+  /** clients, rpcs, chat and auth: who talks and how ("buf curl · Connect · HTTP/1.1 · --schema");
    * features: the feature; errors: the case. */
   row: string;
-  /** clients: the RPC kind; rpcs and chat: the method; features: the client; errors: the protocol. */
+  /** clients: the RPC kind; rpcs and chat: the method; auth: the method or the access case;
+   * features: the client; errors: the protocol. */
   column: string;
 }
 

@@ -1,6 +1,8 @@
 // How the server answers broken or unsupported requests, per protocol, checked against what the
 // Connect, gRPC (PROTOCOL-HTTP2, compression.md) and gRPC-Web specs say a client must be able
 // to read. Requests are built byte by byte (wire.ts), so nothing smooths over a bad answer.
+// Every request carries the test servers' admin token, except the one that shows how a call
+// without a token is refused.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
 import { create, toBinary } from "@bufbuild/protobuf";
@@ -10,6 +12,7 @@ import {
   ListUsersRequestSchema,
   UpdateUserRequestSchema,
 } from "../../../gen/switchboard/v1/user_pb.js";
+import { testAdminToken } from "../support/auth.ts";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
 import { type CellOptions, matrixFor } from "./matrix.ts";
 import { lockUsersTable } from "./users-table.ts";
@@ -19,6 +22,7 @@ import {
   connectUnaryAnswer,
   type Exchange,
   envelope,
+  envelopes,
   exchange,
   grpcAnswer,
   grpcWebAnswer,
@@ -69,12 +73,15 @@ const protocols = {
 type Protocol = keyof typeof protocols;
 const allProtocols = Object.keys(protocols) as Protocol[];
 
+const authorization = { authorization: `Bearer ${testAdminToken}` };
+
 interface Call {
   /** Procedure path; a streaming one for "Connect stream" (only streams use its framing). */
   path: string;
   payload: Buffer | string;
   codec?: "proto" | "json";
-  headers?: Record<string, string>;
+  /** More headers; `authorization` (the admin token unless set) is sent unless it is null. */
+  headers?: Record<string, string | null>;
   /** Envelope flags (1: compressed). */
   flags?: number;
   http?: "1.1" | "2";
@@ -86,7 +93,14 @@ async function call(protocol: Protocol, c: Call): Promise<{ x: Exchange; answer:
   const x = await exchange((c.target ?? server).url, {
     http: c.http ?? p.http,
     path: c.path,
-    headers: { "content-type": p.contentType(c.codec ?? "proto"), ...p.headers, ...c.headers },
+    headers: Object.fromEntries(
+      Object.entries({
+        "content-type": p.contentType(c.codec ?? "proto"),
+        ...p.headers,
+        ...authorization,
+        ...c.headers,
+      }).filter((e): e is [string, string] => e[1] !== null),
+    ),
     body: p.framed ? envelope(c.payload, c.flags) : Buffer.from(c.payload),
   });
   return { x, answer: p.answer(x) };
@@ -118,7 +132,7 @@ for (const [protocol, http, contentType] of [
     const x = await exchange(server.url, {
       http,
       path: pathFor(protocol, "GetUser"),
-      headers: { "content-type": contentType, te: "trailers" },
+      headers: { "content-type": contentType, te: "trailers", ...authorization },
       body: Buffer.from("<x/>"),
     });
     assert.equal(x.status, 415);
@@ -229,6 +243,42 @@ errorCell("unsupported compression → grpc-accept-encoding", "gRPC", async () =
   assert.match(accepted, /gzip/);
   assert.doesNotMatch(accepted, /snappy/);
 });
+
+// --- authentication -----------------------------------------------------------------------
+const unknownUser = Buffer.from(
+  toBinary(
+    GetUserRequestSchema,
+    create(GetUserRequestSchema, { id: "01890000-0000-7000-8000-000000000000" }),
+  ),
+);
+for (const protocol of allProtocols) {
+  errorCell("no bearer token → UNAUTHENTICATED with WWW-Authenticate", protocol, async () => {
+    const { x, answer } = await call(protocol, {
+      path: pathFor(protocol, "GetUser"),
+      payload: protocol === "Connect stream" ? "" : unknownUser,
+      headers: { authorization: null },
+    });
+    assert.equal(answer.code, "unauthenticated", answer.message);
+    // Connect unary maps unauthenticated to HTTP 401, which RFC 9110 says must carry
+    // WWW-Authenticate; Connect streams carry it in the EndStreamResponse's metadata, gRPC and
+    // gRPC-Web as metadata (headers, trailers or the trailer frame).
+    if (protocol === "Connect unary") assert.equal(x.status, 401);
+    const endStream = () => {
+      const end = envelopes(x.body).at(-1);
+      const { metadata } = JSON.parse(end?.data.toString() ?? "{}") as {
+        metadata?: Record<string, string[]>;
+      };
+      return metadata?.["www-authenticate"]?.[0];
+    };
+    const challenge =
+      x.headers["www-authenticate"] ??
+      x.trailers["www-authenticate"] ??
+      (protocol === "Connect stream"
+        ? endStream()
+        : /^www-authenticate:\s*(.*)$/im.exec(x.body.toString("latin1"))?.[1]);
+    assert.match(challenge ?? "", /^Bearer\b/, "a Bearer challenge");
+  });
+}
 
 // --- HTTP versions ------------------------------------------------------------------------
 errorCell("gRPC over HTTP/1.1: full answer, status in trailers", "gRPC", async () => {

@@ -1,11 +1,16 @@
 // Python grpcio (the C-core gRPC stack) against the running server. The client is
 // python/interop_client.py: it runs every case once and prints the outcomes as JSON; each cell
 // here asserts on its case. The OrderService and NotificationService cases
-// (python/order_cases.py) and the ChatService ones (python/chat_cases.py) are judged by the
-// assertions every client shares (order-cases.ts, chat-cases.ts).
+// (python/order_cases.py), the ChatService ones (python/chat_cases.py) and AuthService with the
+// access cases (python/auth_cases.py) are judged by the assertions every client shares
+// (order-cases.ts, chat-cases.ts, auth-cases.ts). The script calls with the admin token (given
+// as SWITCHBOARD_TOKEN) as `authorization` metadata, except where a case calls as a signed-in
+// user or as no one.
 import assert from "node:assert/strict";
 import { after, before } from "node:test";
+import { testAdminToken } from "../support/auth.ts";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
+import { authCases, authColumns, checkAuthOutcome } from "./auth-cases.ts";
 import { chatRpcs, checkChatOutcome, liveChatRpcs } from "./chat-cases.ts";
 import { type CellRef, matrixFor } from "./matrix.ts";
 import {
@@ -29,11 +34,9 @@ let subscriptionsBefore: number;
 before(async () => {
   server = await startTestServer();
   subscriptionsBefore = server.ctx.bus.subscriptionCount();
-  outcomes = (await runPython("interop_client.py", [
-    new URL(server.url).host,
-    descriptorSet,
-    "py",
-  ])) as Record<string, Outcome>;
+  outcomes = (await runPython("interop_client.py", [new URL(server.url).host, descriptorSet, "py"], {
+    SWITCHBOARD_TOKEN: testAdminToken,
+  })) as Record<string, Outcome>;
 });
 after(async () => {
   await server?.close();
@@ -59,6 +62,14 @@ caseCell({ table: "clients", row, column: "unary" }, "unary", (o) => {
   assert.equal(created.version, "1");
   assert.deepEqual(o.got, created);
   assert.equal(o.missing, "NOT_FOUND");
+  assert.partialDeepStrictEqual(o.updated, {
+    id: created.id,
+    name: "Guido v. R.",
+    email: created.email,
+    version: "2",
+  });
+  assert.deepEqual(o.deleted, {});
+  assert.equal(o.gone, "NOT_FOUND");
 });
 
 caseCell({ table: "clients", row, column: "server stream" }, "server_stream", (o) => {
@@ -104,6 +115,14 @@ for (const rpc of chatRpcs) {
     assert.ok(o?.ok, `${rpc}: ${o?.code} ${o?.details}`);
     checkChatOutcome(rpc, o);
     if (liveChatRpcs.includes(rpc)) await assertSubscriptionsBackTo(server, subscriptionsBefore);
+  });
+}
+
+for (const name of authCases) {
+  cell({ table: "auth", row, column: authColumns[name] }, async () => {
+    const o = outcomes[name];
+    assert.ok(o?.ok, `${name}: ${o?.code} ${o?.details}`);
+    checkAuthOutcome(name, o);
   });
 }
 

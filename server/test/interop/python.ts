@@ -5,11 +5,17 @@ import { fileURLToPath } from "node:url";
 
 const python = process.env.INTEROP_PYTHON ?? "/usr/bin/python3";
 
-export function runPython(script: string, args: string[]): Promise<unknown> {
+/** Runs `script` with `args`; `env` adds variables to this process's environment. */
+export function runPython(
+  script: string,
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<unknown> {
   const path = fileURLToPath(new URL(`./python/${script}`, import.meta.url));
   return new Promise((resolve, reject) => {
     // -B: no __pycache__ next to the scripts.
-    execFile(python, ["-B", path, ...args], { timeout: 30_000 }, (err, stdout, stderr) => {
+    const options = { timeout: 30_000, env: { ...process.env, ...env } };
+    execFile(python, ["-B", path, ...args], options, (err, stdout, stderr) => {
       if (err) {
         reject(new Error(`${python} ${script} failed: ${err.message}\n${stderr}`));
         return;

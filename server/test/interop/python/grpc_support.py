@@ -1,6 +1,8 @@
 """What the Python grpcio cases share: message classes and method shapes read from the
-descriptor set at run time (nothing generated), a client over one channel, and how outcomes
-are reported."""
+descriptor set at run time (nothing generated), a client over one channel that sends a bearer
+token as metadata, and how outcomes are reported."""
+
+import functools
 
 import grpc
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
@@ -26,18 +28,28 @@ def load_schema(path):
 
 
 class Client:
-    def __init__(self, channel, schema):
+    """Calls on one channel as `token`: every call carries ("authorization", "Bearer <token>")
+    metadata, none when token is None."""
+
+    def __init__(self, channel, schema, token=None):
         self.channel = channel
+        self.schema = schema
         self.pool, self.m = schema
+        self.metadata = (("authorization", f"Bearer {token}"),) if token is not None else None
+
+    def as_token(self, token):
+        """The same channel, calling as another token (None: no Authorization metadata)."""
+        return Client(self.channel, self.schema, token)
 
     def method(self, kind, path, request, response):
         """A callable for one RPC: kind is unary_unary, unary_stream, stream_unary or stream_stream."""
         factory = getattr(self.channel, kind)
-        return factory(
+        invoke = factory(
             "/" + path,
             request_serializer=self.m[request].SerializeToString,
             response_deserializer=self.m[response].FromString,
         )
+        return functools.partial(invoke, metadata=self.metadata)
 
     def call(self, path, /, timeout=10, **fields):
         """Calls "package.Service/Method" with a request built from fields (proto names); the

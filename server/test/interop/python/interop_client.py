@@ -1,24 +1,28 @@
 #!/usr/bin/python3
 """Python grpcio client for the Switchboard interop matrix.
 
-Usage: interop_client.py HOST:PORT DESCRIPTOR_SET TAG
+Usage: SWITCHBOARD_TOKEN=<admin token> interop_client.py HOST:PORT DESCRIPTOR_SET TAG
 
 Message classes are built at run time from the descriptor set (gen/switchboard.binpb) with
 descriptor_pool + message_factory, and the calls go through grpcio's generic stubs
 (channel.unary_unary, unary_stream, stream_unary, stream_stream); nothing is generated
-(grpc_support.py). The OrderService and NotificationService cases are in order_cases.py, the
-ChatService ones in chat_cases.py.
+(grpc_support.py). Every call carries SWITCHBOARD_TOKEN as "authorization: Bearer <token>"
+metadata, except where a case calls as a signed-in user or as no one (health needs no token).
+The OrderService and NotificationService cases are in order_cases.py, the ChatService ones in
+chat_cases.py, AuthService and the access cases in auth_cases.py.
 TAG makes the emails of this run unique. Prints one JSON object: case name -> outcome, where an
 outcome is {"ok": true, ...} or {"ok": false, "code": "NOT_FOUND", "details": "..."}
 (code CLIENT_ERROR when the script itself failed).
 """
 
 import json
+import os
 import sys
 
 import grpc
 from google.protobuf import json_format
 
+import auth_cases
 import chat_cases
 import order_cases
 from grpc_support import UNKNOWN_ID, Client, as_dict, load_schema, outcome
@@ -39,7 +43,17 @@ def unary(c, tag):
         missing = "OK"
     except grpc.RpcError as e:
         missing = e.code().name
-    return {"created": as_dict(created.user), "got": as_dict(got.user), "missing": missing}
+    # UpdateUser with a field mask, then DeleteUser: the user is gone.
+    updated = c.call(USERS + "UpdateUser", user={"id": created.user.id, "name": "Guido v. R."},
+                     update_mask="name").user
+    deleted = c.call(USERS + "DeleteUser", id=created.user.id)
+    try:
+        get(c.message("switchboard.v1.GetUserRequest", id=created.user.id), timeout=10)
+        gone = "OK"
+    except grpc.RpcError as e:
+        gone = e.code().name
+    return {"created": as_dict(created.user), "got": as_dict(got.user), "missing": missing,
+            "updated": as_dict(updated), "deleted": as_dict(deleted), "gone": gone}
 
 
 def server_stream(c, tag):
@@ -109,7 +123,8 @@ def unknown_method(c, tag):
 
 
 def health(c, tag):
-    check = c.method("unary_unary", "grpc.health.v1.Health/Check", "grpc.health.v1.HealthCheckRequest",
+    """Health answers without a token."""
+    check = c.as_token(None).method("unary_unary", "grpc.health.v1.Health/Check", "grpc.health.v1.HealthCheckRequest",
                      "grpc.health.v1.HealthCheckResponse")
     status = {}
     for service in ["", "switchboard.v1.UserService", "switchboard.v1.OrderService",
@@ -125,11 +140,12 @@ def main():
     # A second channel is the other client, which changes things while a live stream is open.
     with grpc.insecure_channel(address) as channel, grpc.insecure_channel(address) as other_channel:
         grpc.channel_ready_future(channel).result(timeout=10)
-        c = Client(channel, schema)
-        other = Client(other_channel, schema)
+        token = os.environ["SWITCHBOARD_TOKEN"]
+        c = Client(channel, schema, token)
+        other = Client(other_channel, schema, token)
         cases = [unary, server_stream, client_stream, bidi, error_details, unknown_method, health]
         outcomes = {case.__name__: outcome(lambda: case(c, tag)) for case in cases}
-        for name, case in {**order_cases.CASES, **chat_cases.CASES}.items():
+        for name, case in {**order_cases.CASES, **chat_cases.CASES, **auth_cases.CASES}.items():
             outcomes[name] = outcome(lambda: case(c, other, tag))
         print(json.dumps(outcomes))
 

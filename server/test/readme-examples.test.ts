@@ -1,10 +1,13 @@
 // Runs every shell block between <!-- examples:start --> and <!-- examples:end --> in the
-// README against a live server, so that the examples a newcomer copies actually work.
+// README against a live server, so that the examples a newcomer copies actually work. The
+// server runs with the test admin token, given to the examples as ADMIN_TOKEN (what the README
+// tells a reader to export), and with the default rate and stream limits of `npm start`.
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { testAdminToken } from "./support/auth.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -12,9 +15,19 @@ const readme = readFileSync(`${root}README.md`, "utf8");
 const section = readme.split("<!-- examples:start -->")[1]?.split("<!-- examples:end -->")[0] ?? "";
 const blocks = [...section.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
 
+/** What the examples and client programs run with: the token the README reads from ADMIN_TOKEN. */
+const env = { ...process.env, ADMIN_TOKEN: testAdminToken };
+
 let server: TestServer;
 before(async () => {
-  server = await startTestServer();
+  // startTestServer turns the limits off; the examples must also work with the defaults on.
+  server = await startTestServer({
+    ADMIN_TOKEN: testAdminToken,
+    RATE_LIMIT_USER_PER_SECOND: "10",
+    RATE_LIMIT_ADDRESS_PER_SECOND: "100",
+    MAX_STREAMS_PER_USER: "32",
+    MAX_STREAMS_PER_ADDRESS: "512",
+  });
 });
 after(async () => {
   await server?.close();
@@ -37,7 +50,7 @@ for (const [i, block] of blocks.entries()) {
         {
           cwd: root,
           timeout: 30_000,
-          env: { ...process.env, PATH: `${root}node_modules/.bin:${process.env.PATH}` },
+          env: { ...env, PATH: `${root}node_modules/.bin:${process.env.PATH}` },
         },
         (err, stdout, stderr) => resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
       );
@@ -46,9 +59,27 @@ for (const [i, block] of blocks.entries()) {
     assert.ok(res.stdout.trim().length > 0, "printed an answer");
     // buf curl reports a refused command (even one behind `|| true`) as "Failure: …".
     assert.doesNotMatch(res.stderr, /^Failure:/m);
-    assert.doesNotMatch(res.stdout, /"code":\s*"(internal|unknown|unavailable|unimplemented)"/);
+    assert.doesNotMatch(
+      res.stdout,
+      /"code":\s*"(internal|unknown|unavailable|unimplemented|unauthenticated)"/,
+    );
+    if (rpcs.includes("AuthService/SignIn")) {
+      // The sign-in example calls as the user the admin created (the first id printed): the
+      // session is that user's, with ROLE_USER, and the order placed with no user_id is theirs.
+      const userId = /"id": "([^"]+)"/.exec(res.stdout)?.[1] ?? "";
+      assert.equal(res.stdout.split(`"id": "${userId}"`).length - 1, 2, "CreateUser, then GetSession's user");
+      assert.match(res.stdout, /"role": "ROLE_USER"/);
+      assert.ok(res.stdout.includes(`"userId": "${userId}"`), "the order is the signed-in user's");
+    }
   });
 }
+
+test("the examples include signing in", () => {
+  assert.ok(
+    blocks.some((b) => b.includes("/switchboard.v1.AuthService/SignIn")),
+    "a block that calls AuthService/SignIn",
+  );
+});
 
 // The client programs between <!-- clients:start --> and <!-- clients:end -->.
 const clients = readme.split("<!-- clients:start -->")[1]?.split("<!-- clients:end -->")[0] ?? "";
@@ -70,7 +101,7 @@ for (const { language, source } of programs) {
       writeFileSync(file, source.replaceAll("localhost:8080", `127.0.0.1:${server.port}`));
       const [cmd, args] = language === "js" ? [process.execPath, [file]] : ["/usr/bin/python3", [file]];
       const res = await new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-        execFile(cmd, args, { cwd: root, timeout: 30_000 }, (err, stdout, stderr) =>
+        execFile(cmd, args, { cwd: root, timeout: 30_000, env }, (err, stdout, stderr) =>
           resolve({ status: err ? Number(err.code ?? 1) : 0, stdout, stderr }),
         );
       });

@@ -7,6 +7,8 @@ RUN npm ci --no-audit --no-fund
 COPY . .
 RUN npm run build --if-present
 ENV PORT=8080 NODE_ENV=production
+# Give every container the same AUTH_SECRET and ADMIN_TOKEN (see compose.yaml): left unset, each
+# generates its own under DATA_DIR (/app/.data), lost with the container.
 EXPOSE 8080
 # SIGTERM starts a graceful drain (DRAIN_TIMEOUT_MS); give it time before SIGKILL.
 STOPSIGNAL SIGTERM

@@ -27,7 +27,10 @@
 //
 // The instances inherit this process's environment apart from the variables set below, so a
 // server setting can be tried without editing anything, e.g. EVENT_POLL_MS=60000 to see what
-// each stream's periodic look at the events table costs with 1,000 streams.
+// each stream's periodic look at the events table costs with 1,000 streams. They share one
+// admin token and signing key, and run with the rate and stream limits off unless the
+// environment sets them (bench/auth.ts): 1,000 streams from one address is the point here.
+// Every call, the raw subscribers' included, is the admin's.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { type ClientHttp2Session, connect } from "node:http2";
@@ -43,6 +46,7 @@ import {
   SubscribeResponseSchema,
 } from "../gen/switchboard/v1/chat_pb.js";
 import { UserService } from "../gen/switchboard/v1/user_pb.js";
+import { asAdmin, benchAdminToken, benchAuth, limitsOff } from "./auth.ts";
 
 const subscriberCount = Number(process.argv[2] ?? 1000);
 const rate = Number(process.argv[3] ?? 200);
@@ -88,7 +92,9 @@ function printLogs(): void {
 
 async function startInstance(port: number, withRedis: boolean): Promise<Instance> {
   const env: Record<string, string | undefined> = {
+    ...limitsOff,
     ...process.env,
+    ...benchAuth,
     PORT: String(port),
     HOST: "127.0.0.1",
     DATABASE_URL: benchUrl.toString(),
@@ -140,6 +146,7 @@ function subscribe(
     ":path": "/switchboard.v1.ChatService/Subscribe",
     "content-type": "application/grpc",
     te: "trailers",
+    authorization: `Bearer ${benchAdminToken}`,
   });
   const body = toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { room }));
   const frame = Buffer.alloc(5 + body.length);
@@ -206,10 +213,15 @@ function percentiles(sorted: Float64Array, total = sorted.length) {
 async function run(label: string, instances: Instance[], withRedis: boolean): Promise<RunResult> {
   const began = performance.now();
   const room = `fanout-${randomUUID().slice(0, 8)}`;
-  const senders = instances.map((i) => createClient(ChatService, createGrpcTransport({ baseUrl: i.url })));
+  const senders = instances.map((i) =>
+    createClient(ChatService, createGrpcTransport({ baseUrl: i.url, interceptors: [asAdmin] })),
+  );
   const first = instances[0];
   if (!first) throw new Error("no instance");
-  const { user } = await createClient(UserService, createGrpcTransport({ baseUrl: first.url })).createUser({
+  const { user } = await createClient(
+    UserService,
+    createGrpcTransport({ baseUrl: first.url, interceptors: [asAdmin] }),
+  ).createUser({
     name: "Bench",
     email: `bench-${randomUUID()}@example.com`,
     age: 30,

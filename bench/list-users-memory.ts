@@ -1,7 +1,8 @@
 // Measures the server's resident memory while it streams a large ListUsers: the figure the
 // foundation issue asks for ("within 50 MB of idle"). Starts its own server process on a
 // fresh embedded database (or DATABASE_URL), fills it through BatchCreateUsers, then reads
-// the whole table over gRPC while sampling the server's RSS from /proc.
+// the whole table over gRPC while sampling the server's RSS from /proc. It calls as the admin
+// token it gives the server, with the rate limits off (bench/auth.ts).
 //
 //   node bench/list-users-memory.ts [rows=100000]
 import { spawn } from "node:child_process";
@@ -11,6 +12,7 @@ import { join } from "node:path";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { UserService } from "../gen/switchboard/v1/user_pb.js";
+import { asAdmin, benchAuth, limitsOff } from "./auth.ts";
 
 const rows = Number(process.argv[2] ?? 100_000);
 const port = 18000 + Math.floor(Math.random() * 1000);
@@ -19,7 +21,15 @@ const root = new URL("..", import.meta.url).pathname;
 
 const server = spawn(process.execPath, ["server/src/main.ts"], {
   cwd: root,
-  env: { ...process.env, PORT: String(port), HOST: "127.0.0.1", DATA_DIR: dataDir, LOG_LEVEL: "warn" },
+  env: {
+    ...limitsOff,
+    ...process.env,
+    ...benchAuth,
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    DATA_DIR: dataDir,
+    LOG_LEVEL: "warn",
+  },
   stdio: ["ignore", "inherit", "inherit"],
 });
 const rssMb = () => {
@@ -36,7 +46,7 @@ try {
     if (i > 600) throw new Error("server did not start");
     await new Promise((r) => setTimeout(r, 100));
   }
-  const client = createClient(UserService, createGrpcTransport({ baseUrl }));
+  const client = createClient(UserService, createGrpcTransport({ baseUrl, interceptors: [asAdmin] }));
   const run = `${Date.now()}`;
   const fill = await client.batchCreateUsers(
     (async function* () {

@@ -1,6 +1,7 @@
 // Delay from commit to receipt for StreamOrders across two instances sharing PostgreSQL and
 // Redis (the orders issue's figure), against the raw Redis pub/sub round trip in the same run.
-// Starts both server processes itself; needs DATABASE_URL and REDIS_URL.
+// Starts both server processes itself, with one admin token and signing key and the rate limits
+// off (bench/auth.ts); needs DATABASE_URL and REDIS_URL.
 //
 //   DATABASE_URL=postgres://… REDIS_URL=redis://… node bench/order-stream-latency.ts [orders=500]
 import { spawn } from "node:child_process";
@@ -11,6 +12,7 @@ import { Redis } from "ioredis";
 import postgres from "postgres";
 import { OrderService } from "../gen/switchboard/v1/order_pb.js";
 import { UserService } from "../gen/switchboard/v1/user_pb.js";
+import { asAdmin, benchAuth, limitsOff } from "./auth.ts";
 
 const count = Number(process.argv[2] ?? 500);
 const databaseUrl = process.env.DATABASE_URL;
@@ -29,7 +31,9 @@ function startInstance(port: number) {
   return spawn(process.execPath, ["server/src/main.ts"], {
     cwd: root,
     env: {
+      ...limitsOff,
       ...process.env,
+      ...benchAuth,
       PORT: String(port),
       HOST: "127.0.0.1",
       DATABASE_URL: benchUrl.toString(),
@@ -63,14 +67,20 @@ try {
   const urlA = `http://127.0.0.1:${base}`;
   const urlB = `http://127.0.0.1:${base + 1}`;
   await Promise.all([ready(urlA), ready(urlB)]);
-  const { user } = await createClient(UserService, createGrpcTransport({ baseUrl: urlA })).createUser({
+  const { user } = await createClient(
+    UserService,
+    createGrpcTransport({ baseUrl: urlA, interceptors: [asAdmin] }),
+  ).createUser({
     name: "Bench",
     email: `bench-${randomUUID()}@example.com`,
     age: 30,
   });
   const userId = user?.id ?? "";
-  const writer = createClient(OrderService, createConnectTransport({ baseUrl: urlA, httpVersion: "1.1" }));
-  const reader = createClient(OrderService, createGrpcTransport({ baseUrl: urlB }));
+  const writer = createClient(
+    OrderService,
+    createConnectTransport({ baseUrl: urlA, httpVersion: "1.1", interceptors: [asAdmin] }),
+  );
+  const reader = createClient(OrderService, createGrpcTransport({ baseUrl: urlB, interceptors: [asAdmin] }));
 
   // Receipt times by order id, from a gRPC subscriber on instance B.
   const received = new Map<string, number>();

@@ -38,15 +38,28 @@ export function transportAs(
   baseUrl: string,
   token: string | null,
   headers: Record<string, string> = {},
+  /**
+   * HTTP/2 only: node:http2's cap on what one session may buffer (MB, default 10). Past it
+   * the client resets its own new streams with ENHANCE_YOUR_CALM, which a flood (thousands
+   * of queued requests, or megabytes of request bodies) reaches on the client side first.
+   */
+  maxSessionMemory?: number,
 ): Transport {
   const interceptors = [bearer(token), withHeaders(headers)];
+  const nodeOptions = maxSessionMemory === undefined ? {} : { nodeOptions: { maxSessionMemory } };
   switch (protocol) {
     case "connect-json":
       return createConnectTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: false, interceptors });
     case "connect-binary-h2c":
-      return createConnectTransport({ baseUrl, httpVersion: "2", useBinaryFormat: true, interceptors });
+      return createConnectTransport({
+        baseUrl,
+        httpVersion: "2",
+        useBinaryFormat: true,
+        interceptors,
+        ...nodeOptions,
+      });
     case "grpc":
-      return createGrpcTransport({ baseUrl, interceptors });
+      return createGrpcTransport({ baseUrl, interceptors, ...nodeOptions });
     case "grpc-web":
       return createGrpcWebTransport({ baseUrl, httpVersion: "1.1", useBinaryFormat: true, interceptors });
   }

@@ -1,0 +1,492 @@
+// The attack suite of issue #8: each attack runs from a worker thread against a server with
+// production-like limits while a bystander (another signed-in user, on a connection of its
+// own) keeps calling. The tests assert what the server answered and that it released what
+// the attack held; the bystander's latency is measured and written to
+// test-results/attack-report.md, never asserted.
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { availableParallelism } from "node:os";
+import { after, before, test } from "node:test";
+import { Worker } from "node:worker_threads";
+import { sql } from "drizzle-orm";
+import { ChatService } from "../../../gen/switchboard/v1/chat_pb.js";
+import { type Order, OrderService, OrderStatus } from "../../../gen/switchboard/v1/order_pb.js";
+import { UserService } from "../../../gen/switchboard/v1/user_pb.js";
+import { createSignedInUser, type SignedInUser, testAdminToken } from "../support/auth.ts";
+import { clientFor, collect, streamOf } from "../support/clients.ts";
+import { startTestServer, type TestServer } from "../support/test-server.ts";
+import type { AttackName, AttackResult } from "./attacker.ts";
+import {
+  type Bystander,
+  clientAs,
+  fromAddress,
+  type LatencyStats,
+  mintToken,
+  queryRows,
+  startAttackReport,
+  startBystander,
+  type Tally,
+  tamperedToken,
+  unsignedToken,
+} from "./support.ts";
+
+/** Production defaults for the rate and stream limits; the write timeout and message cap smaller, to keep the run short. */
+const env = {
+  RATE_LIMIT_USER_PER_SECOND: "10",
+  RATE_LIMIT_USER_BURST: "40",
+  RATE_LIMIT_ADDRESS_PER_SECOND: "100",
+  RATE_LIMIT_ADDRESS_BURST: "200",
+  MAX_STREAMS_PER_USER: "32",
+  MAX_STREAMS_PER_ADDRESS: "512",
+  MAX_CONCURRENT_STREAMS: "100",
+  STREAM_WRITE_TIMEOUT_MS: "1000",
+  MAX_MESSAGE_BYTES: "65536",
+  // Each attacker gets an address of its own (X-Forwarded-For), as distinct clients would have.
+  TRUST_PROXY: "true",
+};
+/** Short attacks are repeated for at least this long, so the bystander gets a sample. */
+const minAttackMs = 1500;
+
+function startAttacker() {
+  const worker = new Worker(new URL("./attacker.ts", import.meta.url));
+  let nextId = 0;
+  const waiting = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  worker.on("message", ({ id, result, error }: { id: number; result?: unknown; error?: string }) => {
+    const w = waiting.get(id);
+    waiting.delete(id);
+    if (error !== undefined) w?.reject(new Error(`attacker: ${error}`));
+    else w?.resolve(result);
+  });
+  worker.on("error", (err) => {
+    for (const w of waiting.values()) w.reject(err);
+    waiting.clear();
+  });
+  return {
+    run<T = AttackResult>(name: AttackName, params: Record<string, unknown> = {}): Promise<T> {
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
+        worker.postMessage({ id, name, params });
+      });
+    },
+    close: () => worker.terminate(),
+  };
+}
+
+let server: TestServer;
+let attacker: ReturnType<typeof startAttacker>;
+let bystander: Bystander;
+let baseline: LatencyStats;
+let report: ReturnType<typeof startAttackReport>;
+/** The attacker's account, the victim's, and the bystander's. */
+let mallory: SignedInUser;
+let victim: SignedInUser;
+let carol: SignedInUser;
+let victimOrders: Order[];
+const busyRoom = "busy";
+/** The admin's setup calls come from an address of their own, so they spend no attacker's budget. */
+const setupAddress = { ...fromAddress("192.0.2.1") };
+
+before(async () => {
+  server = await startTestServer(env);
+  attacker = startAttacker();
+  assert.equal(await attacker.run("ping"), "pong");
+  [mallory, victim, carol] = (await Promise.all(
+    ["Mallory", "Victim", "Carol"].map((name) => createSignedInUser(server.url, { name })),
+  )) as [SignedInUser, SignedInUser, SignedInUser];
+  const orders = clientAs(OrderService, server.url, "grpc", testAdminToken, setupAddress);
+  victimOrders = await Promise.all(
+    Array.from({ length: 10 }, async (_, i) => {
+      const { order } = await orders.createOrder({
+        userId: victim.user.id,
+        productId: `victim-${i}`,
+        quantity: 1,
+        idempotencyKey: randomUUID(),
+      });
+      assert.ok(order);
+      return order;
+    }),
+  );
+  const { order: carolOrder } = await orders.createOrder({
+    userId: carol.user.id,
+    productId: "carol",
+    quantity: 1,
+    idempotencyKey: randomUUID(),
+  });
+  // A room with history to replay: 40 messages of 3 KB.
+  const chat = clientAs(ChatService, server.url, "grpc", testAdminToken, setupAddress);
+  for (let i = 0; i < 40; i++)
+    await chat.sendMessage({ room: busyRoom, userId: victim.user.id, content: "b".repeat(3000) });
+
+  // The bystander: Carol reading her profile and her order, one call at a time, over gRPC on
+  // a connection of her own, from the loopback address (reads are not rate limited).
+  const users = clientFor(UserService, server.url, "grpc", carol.token);
+  const ordersAsCarol = clientFor(OrderService, server.url, "grpc", carol.token);
+  let flip = false;
+  bystander = startBystander(async () => {
+    flip = !flip;
+    if (flip) await users.getUser({ id: carol.user.id });
+    else await ordersAsCarol.getOrder({ id: carolOrder?.id ?? "" });
+  });
+  await new Promise((r) => setTimeout(r, 1000)); // warm-up
+  const w = bystander.window();
+  await new Promise((r) => setTimeout(r, 3000));
+  baseline = await w.end();
+  assert.equal(baseline.errors, 0, baseline.firstError);
+  report = startAttackReport(
+    [
+      `Server limits: ${Object.entries(env)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ")}.`,
+      `Machine: ${availableParallelism()} CPUs; server, bystander and database on the same machine, the attacker in a worker thread of the test process.`,
+      `Bystander: one signed-in user calling GetUser/GetOrder back to back (5 ms apart) over gRPC on its own connection; baseline ${baseline.n} calls over 3 s with no attack.`,
+      "Latencies are measured, not asserted; the tests assert the answers and that resources are released.",
+    ].join("\n"),
+  );
+});
+
+after(async () => {
+  await bystander?.stop();
+  await attacker?.close();
+  await server?.close();
+});
+
+/** Runs one attack with the bystander measured throughout, and reports it. */
+async function measured<T>(attack: () => Promise<T>): Promise<{ result: T; during: LatencyStats }> {
+  const w = bystander.window();
+  const result = await attack();
+  const during = await w.end();
+  assert.ok(during.n > 0, "the bystander got answers during the attack");
+  assert.equal(during.errors, 0, `the bystander's calls failed: ${during.firstError}`);
+  return { result, during };
+}
+
+const sum = (t: Tally) => Object.values(t).reduce((a, b) => a + b, 0);
+
+test("IDOR sweep: another user's orders read and cancelled by id over every protocol", {
+  timeout: 60_000,
+}, async () => {
+  const { result, during } = await measured(() =>
+    attacker.run("idor", {
+      baseUrl: server.url,
+      token: mallory.token,
+      xff: "198.51.100.10",
+      orderIds: victimOrders.map((o) => o.id),
+      minMs: minAttackMs,
+    }),
+  );
+  // NOT_FOUND for everything, except cancellations past Mallory's mutation budget.
+  assert.deepEqual(
+    Object.keys(result.answers).filter((k) => k !== "NOT_FOUND" && k !== "RESOURCE_EXHAUSTED"),
+    [],
+    JSON.stringify(result.answers),
+  );
+  assert.ok((result.answers.NOT_FOUND ?? 0) > 0);
+  const byProtocol = result.extra?.byProtocol as Record<string, Tally>;
+  for (const [protocol, t] of Object.entries(byProtocol)) assert.ok((t.NOT_FOUND ?? 0) > 0, protocol);
+  const now = await collect(
+    clientFor(OrderService, server.url, "grpc").listOrders({ userId: victim.user.id }),
+  );
+  assert.equal(now.length, victimOrders.length);
+  for (const { order } of now) {
+    assert.equal(order?.status, OrderStatus.PENDING, "no order of the victim was cancelled");
+    assert.equal(order?.version, 1n);
+  }
+  report.add({
+    attack: "IDOR sweep (GetOrder + UpdateOrderStatus of 10 foreign orders, 4 protocols)",
+    sent: `${result.sent} calls`,
+    answers: Object.entries(byProtocol)
+      .map(
+        ([p, t]) =>
+          `${p}: ${Object.entries(t)
+            .map(([k, v]) => `${k} ${v}`)
+            .join(", ")}`,
+      )
+      .join("; "),
+    baseline,
+    during,
+  });
+});
+
+test("spoofed chat sender: SendMessage and Chat naming the victim", { timeout: 60_000 }, async () => {
+  const room = "spoof-target";
+  const { result, during } = await measured(() =>
+    attacker.run("spoof", {
+      baseUrl: server.url,
+      token: mallory.token,
+      xff: "198.51.100.11",
+      victimId: victim.user.id,
+      room,
+      minMs: minAttackMs,
+    }),
+  );
+  assert.deepEqual(Object.keys(result.answers), ["PERMISSION_DENIED"], JSON.stringify(result.answers));
+  const [posted] = await queryRows<{ n: unknown }>(
+    server,
+    sql`select count(*) as n from chat_messages where room = ${room}`,
+  );
+  assert.equal(Number(posted?.n), 0, "nothing was posted");
+  report.add({
+    attack: "spoofed chat sender (SendMessage + Chat as the victim)",
+    sent: `${result.sent} calls`,
+    answers: result.answers,
+    baseline,
+    during,
+  });
+});
+
+test("forged, expired and otherwise bad tokens", { timeout: 60_000 }, async () => {
+  const gone = await createSignedInUser(server.url, { name: "Gone" });
+  await clientAs(UserService, server.url, "grpc", testAdminToken, setupAddress).deleteUser({
+    id: gone.user.id,
+  });
+  const sub = victim.user.id;
+  const now = Math.floor(Date.now() / 1000);
+  const headers = [
+    "Bearer garbage",
+    "Basic dmljdGltOnBhc3N3b3Jk",
+    `Bearer ${await mintToken({ sub, key: "an-attacker-guessed-secret-0123456789abcdef" })}`,
+    `Bearer ${unsignedToken({ sub, role: "admin", iss: "switchboard", aud: "switchboard", iat: now, exp: now + 600 })}`,
+    `Bearer ${tamperedToken(mallory.token, (c) => (c.sub = victim.user.id))}`,
+    `Bearer ${tamperedToken(mallory.token, (c) => (c.role = "admin"))}`,
+    `Bearer ${await mintToken({ sub, expiresIn: -600 })}`,
+    `Bearer ${gone.token}`,
+    `Bearer ${testAdminToken.slice(0, -1)}`,
+  ];
+  const { result, during } = await measured(() =>
+    attacker.run("badTokens", {
+      baseUrl: server.url,
+      headers,
+      userId: victim.user.id,
+      xff: "198.51.100.12",
+      minMs: minAttackMs,
+    }),
+  );
+  assert.deepEqual(Object.keys(result.answers), ["UNAUTHENTICATED"], JSON.stringify(result.answers));
+  report.add({
+    attack: `bad credentials flood (${headers.length} kinds, Connect + gRPC)`,
+    sent: `${result.sent} GetUser`,
+    answers: result.answers,
+    baseline,
+    during,
+  });
+});
+
+test("oversize messages: 1 MiB requests against a 64 KiB limit, and length prefixes claiming 1 GiB", {
+  timeout: 60_000,
+}, async () => {
+  const { result, during } = await measured(() =>
+    attacker.run("oversize", {
+      baseUrl: server.url,
+      token: mallory.token,
+      xff: "198.51.100.13",
+      bytes: 1024 * 1024,
+      perProtocol: 40,
+      lies: 200,
+    }),
+  );
+  assert.deepEqual(Object.keys(result.answers), ["RESOURCE_EXHAUSTED"], JSON.stringify(result.answers));
+  const [posted] = await queryRows<{ n: unknown }>(
+    server,
+    sql`select count(*) as n from chat_messages where room = 'oversize'`,
+  );
+  assert.equal(Number(posted?.n), 0);
+  report.add({
+    attack: "oversize messages (1 MiB × 40 per protocol; 200 gRPC prefixes claiming 1 GiB)",
+    sent: `${result.sent} calls`,
+    answers: result.answers,
+    baseline,
+    during,
+  });
+});
+
+test("10,000 requests in a burst from one user", { timeout: 90_000 }, async () => {
+  const hasty = await createSignedInUser(server.url, { name: "Hasty" });
+  const { result, during } = await measured(() =>
+    attacker.run("burst", { baseUrl: server.url, token: hasty.token, xff: "198.51.100.14", count: 10_000 }),
+  );
+  const ok = result.answers.OK ?? 0;
+  const elapsedS = Number(result.extra?.elapsedMs) / 1000;
+  assert.equal(sum(result.answers), 10_000);
+  assert.deepEqual(
+    Object.keys(result.answers).filter((k) => k !== "OK" && !k.startsWith("RESOURCE_EXHAUSTED")),
+    [],
+    JSON.stringify(result.answers),
+  );
+  // At most the burst plus what the bucket earned back while the attack lasted.
+  assert.ok(ok >= 40 && ok <= 40 + Math.ceil(10 * elapsedS) + 1, `${ok} allowed in ${elapsedS.toFixed(1)} s`);
+  const made = await collect(
+    clientFor(OrderService, server.url, "grpc").listOrders({ userId: hasty.user.id }),
+  );
+  assert.equal(made.length, ok, "exactly the allowed calls made orders");
+  const extra = result.extra as { answerP50: number; answerP99: number };
+  report.add({
+    attack: "burst: 10,000 CreateOrder at once, one user, one gRPC connection",
+    sent: `10,000 calls in ${elapsedS.toFixed(1)} s (attacker's answers p50 ${extra.answerP50.toFixed(0)} ms, p99 ${extra.answerP99.toFixed(0)} ms)`,
+    answers: result.answers,
+    baseline,
+    during,
+  });
+});
+
+test("5,000 idle streams from one client over 50 connections", { timeout: 90_000 }, async () => {
+  // Fifty accounts (a sybil), one connection each, a hundred streams per connection.
+  const made = await clientAs(UserService, server.url, "grpc", testAdminToken, setupAddress).batchCreateUsers(
+    streamOf(
+      Array.from({ length: 50 }, (_, i) => ({
+        name: `Sybil ${i}`,
+        email: `sybil-${i}-${randomUUID()}@example.com`,
+        age: 20,
+      })),
+    ),
+  );
+  assert.equal(made.successCount, 50);
+  const tokens = await Promise.all(made.users.map((u) => mintToken({ sub: u.id })));
+  const baseStreams = server.ctx.openCalls.streams();
+  const baseSubscriptions = server.ctx.bus.subscriptionCount();
+  const cacheBefore = { ...server.ctx.userCache.stats() };
+  let peak = 0;
+  let peakDb = 0;
+  const sampler = setInterval(() => {
+    peakDb = Math.max(peakDb, server.ctx.database.inFlight());
+  }, 5);
+  const { result, during } = await measured(async () => {
+    await attacker.run("idleOpen", {
+      baseUrl: server.url,
+      tokens,
+      perConnection: 100,
+      room: "idle-room",
+      xff: "198.51.100.15",
+    });
+    // Until every stream is either refused or open and subscribed (a stream still being
+    // authenticated already counts as an open call, but has no subscription yet).
+    const until = Date.now() + 60_000;
+    for (;;) {
+      const status = await attacker.run<{ refused: Tally; pending: number }>("idleStatus");
+      const open = server.ctx.openCalls.streams() - baseStreams;
+      const subscribed = server.ctx.bus.subscriptionCount() - baseSubscriptions;
+      peak = Math.max(peak, open);
+      if (sum(status.refused) + subscribed >= 5000 && open === subscribed && status.pending === open) break;
+      if (Date.now() > until) {
+        assert.fail(`stuck: ${open} open, ${subscribed} subscribed, ${JSON.stringify(status)}`);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    clearInterval(sampler);
+    const status = await attacker.run<{ refused: Tally; pending: number }>("idleStatus");
+    const held = server.ctx.openCalls.streams() - baseStreams;
+    // Hold them a moment, as an idle client would.
+    await new Promise((r) => setTimeout(r, 500));
+    return { refused: status.refused, held };
+  });
+  assert.equal(result.held, 512, "MAX_STREAMS_PER_ADDRESS streams are held, no more");
+  assert.equal(sum(result.refused), 5000 - 512);
+  assert.deepEqual(
+    Object.keys(result.refused).filter((k) => !k.startsWith("RESOURCE_EXHAUSTED")),
+    [],
+    JSON.stringify(result.refused),
+  );
+  const release = bystander.window();
+  await attacker.run("idleRelease");
+  const start = performance.now();
+  const until = Date.now() + 30_000;
+  while (
+    server.ctx.openCalls.streams() !== baseStreams ||
+    server.ctx.bus.subscriptionCount() !== baseSubscriptions
+  ) {
+    if (Date.now() > until) {
+      assert.fail(
+        `not released: ${server.ctx.openCalls.streams() - baseStreams} streams, ${server.ctx.bus.subscriptionCount() - baseSubscriptions} subscriptions left`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const releasedMs = performance.now() - start;
+  const duringRelease = await release.end();
+  assert.equal(duringRelease.errors, 0);
+  report.add({
+    attack: "5,000 idle Subscribe streams, 50 connections × 100, 50 accounts, one address",
+    sent: "5,000 streams",
+    answers: `open (held) ${result.held}, ${Object.entries(result.refused)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")}; peak open calls ${peak}; user-cache misses for the 50 accounts: ${
+      server.ctx.userCache.stats().loads - cacheBefore.loads
+    } database loads, ${server.ctx.userCache.stats().sharedHits - cacheBefore.sharedHits} Redis reads; peak database work in flight ${peakDb}; all released ${releasedMs.toFixed(0)} ms after the client closed them`,
+    baseline,
+    during,
+  });
+  console.log(
+    `bystander while 5,000 streams closed: p50 ${duringRelease.p50.toFixed(1)} ms, p99 ${duringRelease.p99.toFixed(1)} ms (${duringRelease.n} calls)`,
+  );
+});
+
+test("a client that opens streams and never reads", { timeout: 60_000 }, async () => {
+  const baseStreams = server.ctx.openCalls.streams();
+  const baseSubscriptions = server.ctx.bus.subscriptionCount();
+  const { result, during } = await measured(() =>
+    attacker.run("neverRead", {
+      baseUrl: server.url,
+      token: mallory.token,
+      room: busyRoom,
+      streams: 30,
+      xff: "198.51.100.16",
+    }),
+  );
+  assert.deepEqual(result.answers, { "reset ENHANCE_YOUR_CALM": 30 });
+  const until = Date.now() + 10_000;
+  while (
+    server.ctx.openCalls.streams() !== baseStreams ||
+    server.ctx.bus.subscriptionCount() !== baseSubscriptions
+  ) {
+    if (Date.now() > until) assert.fail("the stalled streams were not released");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const extra = result.extra as { firstResetMs: number; lastResetMs: number };
+  report.add({
+    attack:
+      "never-reading client: 30 Subscribe replays of 120 KB, 1 KiB window, no reads (STREAM_WRITE_TIMEOUT_MS=1000)",
+    sent: "30 streams",
+    answers: `${Object.entries(result.answers)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(", ")} after ${extra.firstResetMs.toFixed(0)}–${extra.lastResetMs.toFixed(0)} ms`,
+    baseline,
+    during,
+  });
+});
+
+test("HTTP/2 rapid reset (CVE-2023-44487): streams opened and cancelled at once, thousands per connection", {
+  timeout: 60_000,
+}, async () => {
+  const baseStreams = server.ctx.openCalls.streams();
+  const { result, during } = await measured(() =>
+    attacker.run("rapidReset", {
+      port: server.port,
+      token: mallory.token,
+      xff: "198.51.100.17",
+      connections: 40,
+      streamsPerConnection: 1000,
+    }),
+  );
+  const until = Date.now() + 10_000;
+  while (server.ctx.openCalls.streams() !== baseStreams) {
+    if (Date.now() > until) assert.fail("streams of the reset connections were not released");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  // The server survives and still answers: one more call, as a newcomer.
+  const { user } = await clientFor(UserService, server.url, "connect-json", carol.token).getUser({
+    id: carol.user.id,
+  });
+  assert.equal(user?.id, carol.user.id);
+  const per = result.extra?.streamsProcessedPerConnection as { min: number; max: number };
+  report.add({
+    attack: "HTTP/2 rapid reset: 40 connections × 1,000 HEADERS+RST_STREAM pairs in one write each",
+    sent: `${result.sent} streams`,
+    answers: `${Object.entries(result.answers)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(
+        ", ",
+      )} (connections); the server took up ${per.min}–${per.max} streams per connection before it went away`,
+    baseline,
+    during,
+  });
+});

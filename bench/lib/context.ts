@@ -32,6 +32,8 @@ export interface BenchContext {
 export interface WorkResult {
   items: number;
   seconds: number;
+  /** The worker's own CPU time over the measured section. */
+  cpuSeconds?: number;
   okCalls: number;
   errors: Record<string, number>;
 }
@@ -74,6 +76,11 @@ export async function runWorker(
     );
   }
   return result;
+}
+
+/** CPU time over wall time, as a percentage of one core. */
+export function busy(cpuSeconds: number | undefined, seconds: number): string {
+  return cpuSeconds === undefined ? "?" : `${Math.round((100 * cpuSeconds) / seconds)}%`;
 }
 
 /** Round r's order of two sides: A B, then B A, … (drift over time hits both alike). */

@@ -159,6 +159,14 @@ export function tailOf(path: string, lines = 6): string {
   }
 }
 
+/** CPU time (user + system) a process has used so far, in seconds (clock ticks of 1/100 s). */
+export function cpuSecondsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // After the command: state(0) ppid(1) … utime(11) stime(12).
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 /** VmRSS and VmHWM (peak) of a process, in MB. */
 export function memoryOf(pid: number): { rssMb: number; hwmMb: number } {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");

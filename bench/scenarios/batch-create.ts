@@ -1,8 +1,9 @@
 // BatchCreateUsers of 100,000 users (smoke: 1,000) in one client stream from the load core,
 // against the fastest raw bulk insert with the `postgres` driver on the server's core (one
 // COPY … FROM STDIN of the same rows), A/B alternately, the users table emptied before each.
-import { type BenchContext, inTurn, runWorker } from "../lib/context.ts";
+import { type BenchContext, busy, inTurn, runWorker } from "../lib/context.ts";
 import { callCounts, delta, errorCount } from "../lib/metrics.ts";
+import { cpuSecondsOf } from "../lib/proc.ts";
 import { throughputFigure } from "../lib/report.ts";
 import { startSwitchboard } from "../lib/switchboard.ts";
 
@@ -17,6 +18,7 @@ export async function batchCreate(ctx: BenchContext): Promise<void> {
   });
   try {
     let run = 0;
+    let load = "";
     const check = async () => {
       const n = await ctx.db.countUsers();
       if (n !== rows) throw new Error(`the table holds ${n} users, expected ${rows}`);
@@ -24,7 +26,9 @@ export async function batchCreate(ctx: BenchContext): Promise<void> {
     const viaSwitchboard = async () => {
       await ctx.db.truncateUsers();
       const before = await callCounts(sb.url, "UserService/BatchCreateUsers");
+      const cpu = cpuSecondsOf(sb.child.pid);
       const r = await runWorker(ctx, 1, "bench/lib/client.ts", ["batch", sb.url, String(rows), `r${run++}`]);
+      load = `server CPU ${busy(cpuSecondsOf(sb.child.pid) - cpu, r.seconds)}, client ${busy(r.cpuSeconds, r.seconds)}`;
       const calls = delta(before, await callCounts(sb.url, "UserService/BatchCreateUsers"));
       if (calls.ok !== 1 || errorCount(calls) !== 0) {
         throw new Error(
@@ -46,6 +50,7 @@ export async function batchCreate(ctx: BenchContext): Promise<void> {
         },
       );
       await check();
+      load = `CPU ${busy(r.cpuSeconds, r.seconds)}`;
       return r.items / r.seconds;
     };
     await viaSwitchboard(); // warm-up
@@ -54,11 +59,11 @@ export async function batchCreate(ctx: BenchContext): Promise<void> {
     const sides = {
       sb: async () => {
         sbRates.push(await viaSwitchboard());
-        ctx.log(`  Switchboard BatchCreateUsers: ${Math.round(sbRates.at(-1) ?? 0)} users/s`);
+        ctx.log(`  Switchboard BatchCreateUsers: ${Math.round(sbRates.at(-1) ?? 0)} users/s (${load})`);
       },
       copy: async () => {
         copyRates.push(await viaCopy());
-        ctx.log(`  raw postgres COPY: ${Math.round(copyRates.at(-1) ?? 0)} users/s`);
+        ctx.log(`  raw postgres COPY: ${Math.round(copyRates.at(-1) ?? 0)} users/s (${load})`);
       },
     };
     for (let round = 0; round < ctx.rounds; round++) {

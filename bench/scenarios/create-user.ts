@@ -2,8 +2,9 @@
 // connection), against raw `postgres` INSERT … RETURNING at the same concurrency on the
 // server's core over a pool of the server's size (DATABASE_POOL_SIZE), A/B alternately.
 import { loadConfig } from "../../server/src/config.ts";
-import { type BenchContext, inTurn, runWorker } from "../lib/context.ts";
+import { type BenchContext, busy, inTurn, runWorker } from "../lib/context.ts";
 import { callCounts, delta, errorCount } from "../lib/metrics.ts";
+import { cpuSecondsOf } from "../lib/proc.ts";
 import { throughputFigure } from "../lib/report.ts";
 import { startSwitchboard } from "../lib/switchboard.ts";
 
@@ -21,8 +22,10 @@ export async function createUser(ctx: BenchContext): Promise<void> {
   });
   try {
     let run = 0;
+    let load = "";
     const viaSwitchboard = async () => {
       const before = await callCounts(sb.url, "UserService/CreateUser");
+      const cpu = cpuSecondsOf(sb.child.pid);
       const r = await runWorker(ctx, 1, "bench/lib/client.ts", [
         "create",
         sb.url,
@@ -30,6 +33,7 @@ export async function createUser(ctx: BenchContext): Promise<void> {
         String(concurrency),
         `r${run++}`,
       ]);
+      load = `server CPU ${busy(cpuSecondsOf(sb.child.pid) - cpu, r.seconds)}, client ${busy(r.cpuSeconds, r.seconds)}`;
       const counted = delta(before, await callCounts(sb.url, "UserService/CreateUser"));
       if (counted.ok !== calls || errorCount(counted) !== 0) {
         throw new Error(`CreateUser: the server counted ${counted.ok} ok, ${JSON.stringify(counted.errors)}`);
@@ -45,6 +49,7 @@ export async function createUser(ctx: BenchContext): Promise<void> {
         { DATABASE_URL: ctx.db.url },
       );
       if (r.items !== calls) throw new Error(`raw INSERT: ${r.items} of ${calls}`);
+      load = `CPU ${busy(r.cpuSeconds, r.seconds)}`;
       return r.items / r.seconds;
     };
     await viaSwitchboard(); // warm-up
@@ -54,11 +59,11 @@ export async function createUser(ctx: BenchContext): Promise<void> {
     const sides = {
       sb: async () => {
         sbRates.push(await viaSwitchboard());
-        ctx.log(`  Switchboard CreateUser: ${Math.round(sbRates.at(-1) ?? 0)} calls/s`);
+        ctx.log(`  Switchboard CreateUser: ${Math.round(sbRates.at(-1) ?? 0)} calls/s (${load})`);
       },
       raw: async () => {
         rawRates.push(await viaInsert());
-        ctx.log(`  raw postgres INSERT: ${Math.round(rawRates.at(-1) ?? 0)} rows/s`);
+        ctx.log(`  raw postgres INSERT: ${Math.round(rawRates.at(-1) ?? 0)} rows/s (${load})`);
       },
     };
     for (let round = 0; round < ctx.rounds; round++) {

@@ -3,9 +3,9 @@
 // server's core (keyset pages of 500, each row mapped to an object), A/B alternately. The
 // server's RSS is sampled from /proc every 10 ms during each stream: its peak while
 // streaming 10,000 rows and 100,000 rows should be the same (keyset pages, backpressure).
-import { type BenchContext, inTurn, runWorker } from "../lib/context.ts";
+import { type BenchContext, busy, inTurn, runWorker } from "../lib/context.ts";
 import { callCounts, delta, errorCount } from "../lib/metrics.ts";
-import { memoryOf, sampleRss } from "../lib/proc.ts";
+import { cpuSecondsOf, memoryOf, sampleRss } from "../lib/proc.ts";
 import { throughputFigure } from "../lib/report.ts";
 import { startSwitchboard } from "../lib/switchboard.ts";
 
@@ -31,6 +31,7 @@ export async function listUsers(ctx: BenchContext): Promise<void> {
     /** One ListUsers of the whole table through Switchboard: rows/s and the server's peak RSS. */
     const stream = async (rows: number) => {
       const before = await callCounts(sb.url, "UserService/ListUsers");
+      const cpu = cpuSecondsOf(sb.child.pid);
       const sampler = sampleRss(sb.child.pid);
       let peak = 0;
       let result: Awaited<ReturnType<typeof runWorker>>;
@@ -43,7 +44,8 @@ export async function listUsers(ctx: BenchContext): Promise<void> {
       if (calls.ok !== 1 || errorCount(calls) !== 0) {
         throw new Error(`ListUsers: the server counted ${calls.ok} ok, ${JSON.stringify(calls.errors)}`);
       }
-      return { rate: result.items / result.seconds, peak };
+      const load = `server CPU ${busy(cpuSecondsOf(sb.child.pid) - cpu, result.seconds)}, client ${busy(result.cpuSeconds, result.seconds)}`;
+      return { rate: result.items / result.seconds, peak, load };
     };
 
     await fill(small, "small");
@@ -58,17 +60,21 @@ export async function listUsers(ctx: BenchContext): Promise<void> {
     const sbRates: number[] = [];
     const rawRates: number[] = [];
     const viaSwitchboard = async () => {
-      const { rate, peak } = await stream(large);
+      const { rate, peak, load } = await stream(large);
       sbRates.push(rate);
       largePeaks.push(peak);
-      ctx.log(`  Switchboard ListUsers: ${Math.round(rate)} rows/s, server peak RSS ${peak.toFixed(1)} MB`);
+      ctx.log(
+        `  Switchboard ListUsers: ${Math.round(rate)} rows/s, server peak RSS ${peak.toFixed(1)} MB (${load})`,
+      );
     };
     const viaPostgres = async () => {
       const r = await runWorker(ctx, 0, "bench/reference/postgres-raw.ts", ["list", String(large)], {
         DATABASE_URL: ctx.db.url,
       });
       rawRates.push(r.items / r.seconds);
-      ctx.log(`  raw postgres: ${Math.round(r.items / r.seconds)} rows/s`);
+      ctx.log(
+        `  raw postgres: ${Math.round(r.items / r.seconds)} rows/s (CPU ${busy(r.cpuSeconds, r.seconds)})`,
+      );
     };
     for (let round = 0; round < ctx.rounds; round++) {
       for (const run of inTurn(round, viaSwitchboard, viaPostgres)) await run();

@@ -15,10 +15,11 @@ import type { ClientHttp2Session } from "node:http2";
 import { join } from "node:path";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { GetUserRequestSchema, GetUserResponseSchema } from "../../gen/switchboard/v1/user_pb.js";
-import type { BenchContext } from "../lib/context.ts";
+import { type BenchContext, busy } from "../lib/context.ts";
 import { frame, openSession, startCall } from "../lib/grpc-wire.ts";
 import { h2load, h2loadProblems, type LoadSpec } from "../lib/h2load.ts";
 import { callCounts, errorCount } from "../lib/metrics.ts";
+import { cpuSecondsOf } from "../lib/proc.ts";
 import { type ReferenceServer, startReference } from "../lib/references.ts";
 import { throughputFigure } from "../lib/report.ts";
 import { adminToken, startSwitchboard } from "../lib/switchboard.ts";
@@ -88,6 +89,8 @@ interface Target {
   spec: Omit<LoadSpec, "seconds" | "requests">;
   /** Successes and failures as the server counts them. */
   counts(): Promise<{ ok: number; failed: number }>;
+  /** The server's process id (for its CPU time). */
+  pid: number;
 }
 
 export async function unary(ctx: BenchContext): Promise<void> {
@@ -187,23 +190,55 @@ export async function unary(ctx: BenchContext): Promise<void> {
       return { ok: c.ok, failed: errorCount(c) };
     };
     const targets: Target[] = [
-      { key: "sb-grpc", label: "Switchboard gRPC", spec: grpcLoad(sb.url), counts: sbCounts },
-      { key: "grpcjs", label: "grpc-js", spec: grpcLoad(grpcJs.url), counts: () => grpcJs.count() },
+      {
+        key: "sb-grpc",
+        label: "Switchboard gRPC",
+        spec: grpcLoad(sb.url),
+        counts: sbCounts,
+        pid: sb.child.pid,
+      },
+      {
+        key: "grpcjs",
+        label: "grpc-js",
+        spec: grpcLoad(grpcJs.url),
+        counts: () => grpcJs.count(),
+        pid: grpcJs.child.pid,
+      },
       {
         key: "ceiling-grpc",
         label: "ceiling gRPC",
         spec: grpcLoad(ceiling.url),
         counts: () => ceiling.count(),
+        pid: ceiling.child.pid,
       },
-      { key: "sb-connect", label: "Switchboard Connect", spec: connectLoad(sb.url), counts: sbCounts },
+      {
+        key: "sb-connect",
+        label: "Switchboard Connect",
+        spec: connectLoad(sb.url),
+        counts: sbCounts,
+        pid: sb.child.pid,
+      },
       {
         key: "ceiling-connect",
         label: "ceiling Connect",
         spec: connectLoad(ceiling.url),
         counts: () => ceiling.count(),
+        pid: ceiling.child.pid,
       },
-      { key: "sb-json", label: "Switchboard Connect JSON", spec: jsonLoad(sb.url), counts: sbCounts },
-      { key: "fastify", label: "Fastify", spec: jsonLoad(fastify.url), counts: () => fastify.count() },
+      {
+        key: "sb-json",
+        label: "Switchboard Connect JSON",
+        spec: jsonLoad(sb.url),
+        counts: sbCounts,
+        pid: sb.child.pid,
+      },
+      {
+        key: "fastify",
+        label: "Fastify",
+        spec: jsonLoad(fastify.url),
+        counts: () => fastify.count(),
+        pid: fastify.child.pid,
+      },
     ];
 
     // Warm-up (JIT, connection pools) doubles as calibration: requests for ~`seconds` each.
@@ -229,7 +264,9 @@ export async function unary(ctx: BenchContext): Promise<void> {
       const order = [...targets.slice(shift), ...targets.slice(0, shift)];
       for (const t of order) {
         const before = await t.counts();
+        const cpu = cpuSecondsOf(t.pid);
         const result = await h2load(ctx.pinning, { ...t.spec, requests: requestsFor.get(t.key) ?? 1000 });
+        const serverCpu = cpuSecondsOf(t.pid) - cpu;
         const after = await t.counts();
         const problems = h2loadProblems(result);
         const ok = after.ok - before.ok;
@@ -246,7 +283,8 @@ export async function unary(ctx: BenchContext): Promise<void> {
         const batch = t.spec.clients * t.spec.streams;
         requestsFor.set(t.key, Math.max(batch, Math.round((result.rate * ctx.seconds) / batch) * batch));
         ctx.log(
-          `  round ${round + 1} ${t.label}: ${Math.round(result.rate)} req/s (${result.done} requests, all ok)`,
+          `  round ${round + 1} ${t.label}: ${Math.round(result.rate)} req/s ` +
+            `(${result.done} requests, all ok; server CPU ${busy(serverCpu, result.seconds)})`,
         );
       }
     }

@@ -10,6 +10,7 @@
 // the server's own count of successes (Switchboard: rpc_requests_total{code="ok"} from
 // /metrics, which also sees gRPC errors sent as HTTP 200 + grpc-status; the references: their
 // GET /count) equal to the requests h2load completed, with no failure counted.
+import { spawnSync } from "node:child_process";
 import { writeFileSync } from "node:fs";
 import type { ClientHttp2Session } from "node:http2";
 import { join } from "node:path";
@@ -94,6 +95,9 @@ interface Target {
 }
 
 export async function unary(ctx: BenchContext): Promise<void> {
+  if (spawnSync("h2load", ["--version"], { stdio: "ignore" }).error) {
+    throw new Error("h2load is not installed (Debian: apt-get install nghttp2-client)");
+  }
   const sb = await startSwitchboard(ctx.pinning, {
     name: "switchboard-unary",
     databaseUrl: ctx.db.url,

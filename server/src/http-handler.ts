@@ -127,6 +127,14 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     if (corsFor(req, res)) return;
     if (fastUnary(req, res)) return;
     stalls?.watch(req, res);
+    if (!("stream" in req)) {
+      // HTTP/1.1: a body left part-read (a message over MAX_MESSAGE_BYTES) stays on the
+      // connection, which would then never parse another request; close it once answered.
+      const socket = req.socket;
+      res.once("finish", () => {
+        if (!req.complete) socket.end();
+      });
+    }
     rpc(req, res);
   };
 }

@@ -3,6 +3,8 @@ import { errors, jwtVerify, SignJWT } from "jose";
 import type { Role } from "../db/schema.ts";
 
 const issuer = "switchboard";
+/** User ids are UUIDs; a subject that is not one names no user (and must not reach a query). */
+const uuid = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/i;
 /** Verified tokens remembered until they expire. */
 const verifiedCacheSize = 10_000;
 const audience = "switchboard";
@@ -49,7 +51,9 @@ export function createTokens(opts: {
       });
       const role = payload.role;
       if (role !== "user" && role !== "admin") throw new TokenError("token has no valid role");
-      if (!payload.sub || payload.exp === undefined) throw new TokenError("token has no subject");
+      if (!payload.sub || !uuid.test(payload.sub) || payload.exp === undefined) {
+        throw new TokenError("token has no valid subject");
+      }
       return { userId: payload.sub, role, expiresAt: new Date(payload.exp * 1000) };
     } catch (err) {
       if (err instanceof TokenError) throw err;

@@ -58,6 +58,8 @@ export interface Config {
   maxStreamsPerAddress: number;
   /** A response whose client has not read for this long is reset (0: never). */
   streamWriteTimeoutMs: number;
+  /** Serve common unary calls on the fast path (fast-unary.ts); false: connect-node serves all. */
+  unaryFastPath: boolean;
 }
 
 export class ConfigError extends Error {
@@ -142,6 +144,8 @@ export function loadConfig(env: Env = process.env): Config {
     maxStreamsPerUser: int(env, "MAX_STREAMS_PER_USER", 32, 0, 1_000_000),
     maxStreamsPerAddress: int(env, "MAX_STREAMS_PER_ADDRESS", 512, 0, 1_000_000),
     streamWriteTimeoutMs: int(env, "STREAM_WRITE_TIMEOUT_MS", 30_000, 0, 3_600_000),
+    unaryFastPath:
+      env.UNARY_FAST_PATH === undefined || env.UNARY_FAST_PATH === "" || bool(env, "UNARY_FAST_PATH"),
   };
 }
 

@@ -1,8 +1,16 @@
-import { type ConnectNodeAdapterOptions, connectNodeAdapter } from "@connectrpc/connect-node";
+import type { DescMethodUnary } from "@bufbuild/protobuf";
+import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
+import {
+  type ConnectNodeAdapterOptions,
+  compressionBrotli,
+  compressionGzip,
+  connectNodeAdapter,
+} from "@connectrpc/connect-node";
 import { callContextValues, clientAddress } from "./call-control.ts";
 import type { AppContext } from "./context.ts";
 import { createCors } from "./cors.ts";
 import { answerUnimplemented } from "./fallback.ts";
+import { createFastUnary, type UnaryRoute } from "./fast-unary/fast-unary.ts";
 import { authInterceptor } from "./interceptors/auth.ts";
 import { deadlineInterceptor } from "./interceptors/deadline.ts";
 import { errorInterceptor } from "./interceptors/errors.ts";
@@ -31,34 +39,53 @@ export interface HttpHandlerOptions {
 export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): HttpHandler {
   const { config } = ctx;
   const addressOf = (values: Parameters<typeof clientAddress>[0]) => clientAddress(values, config.trustProxy);
+  // Outermost first: count the call, trace it, log and measure it (seeing codes as mapped),
+  // map errors at the edge, then enforce the deadline; then who is calling and may they,
+  // how often and how many streams; then validate. Both paths below run exactly these.
+  const interceptors: Interceptor[] = [
+    ctx.openCalls.interceptor,
+    tracingInterceptor(ctx.telemetry),
+    requestLogInterceptor(ctx.logger),
+    metricsInterceptor(ctx.metrics),
+    errorInterceptor(ctx.logger),
+    shutdownInterceptor(opts.shutdownSignal),
+    deadlineInterceptor(),
+    authInterceptor(ctx.authenticate),
+    rateLimitInterceptor({ ...ctx.rateLimits, addressOf }),
+    streamLimitInterceptor({
+      perUser: config.maxStreamsPerUser,
+      perAddress: config.maxStreamsPerAddress,
+      addressOf,
+    }),
+    validationInterceptor(ctx.checkMessage),
+  ];
+  const register = routes(ctx);
+  const unaryRoutes = new Map<string, UnaryRoute>();
   const rpc = connectNodeAdapter({
-    routes: routes(ctx),
-    // Outermost first: count the call, trace it, log and measure it (seeing codes as mapped),
-    // map errors at the edge, then enforce the deadline; then who is calling and may they,
-    // how often and how many streams; then validate.
-    interceptors: [
-      ctx.openCalls.interceptor,
-      tracingInterceptor(ctx.telemetry),
-      requestLogInterceptor(ctx.logger),
-      metricsInterceptor(ctx.metrics),
-      errorInterceptor(ctx.logger),
-      shutdownInterceptor(opts.shutdownSignal),
-      deadlineInterceptor(),
-      authInterceptor(ctx.authenticate),
-      rateLimitInterceptor({ ...ctx.rateLimits, addressOf }),
-      streamLimitInterceptor({
-        perUser: config.maxStreamsPerUser,
-        perAddress: config.maxStreamsPerAddress,
-        addressOf,
-      }),
-      validationInterceptor(ctx.checkMessage),
-    ],
+    // The implementations are registered once; the fast path learns its unary ones here.
+    routes: (router) => register(recordUnaryRoutes(router, unaryRoutes)),
+    interceptors,
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,
     ...(config.maxDeadlineMs > 0 ? { maxTimeoutMs: config.maxDeadlineMs } : {}),
     fallback: answerUnimplemented,
     contextValues: callContextValues,
   });
+  // The common unary calls skip connect-node's per-call machinery (fast-unary.ts); the rest,
+  // and anything unusual, go to the adapter above. Same implementations, same interceptors.
+  const fastUnary = !config.unaryFastPath
+    ? () => false
+    : createFastUnary({
+        routes: unaryRoutes,
+        interceptors,
+        readMaxBytes: config.maxMessageBytes,
+        writeMaxBytes: config.maxMessageBytes,
+        maxTimeoutMs: config.maxDeadlineMs > 0 ? config.maxDeadlineMs : undefined,
+        // connect-node's defaults, so both paths negotiate response compression alike.
+        acceptCompression: [compressionGzip, compressionBrotli],
+        compressMinBytes: 1024,
+        contextValues: callContextValues,
+      });
   // The dashboard, when it has been built (npm start builds it).
   const staticFiles = createStaticFiles(webDist);
   const corsFor = createCors(config.corsOrigins);
@@ -98,7 +125,31 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     }
     if (staticFiles?.(req, res)) return;
     if (corsFor(req, res)) return;
+    if (fastUnary(req, res)) return;
     stalls?.watch(req, res);
+    if (!("stream" in req)) {
+      // HTTP/1.1: a body left part-read (a message over MAX_MESSAGE_BYTES) stays on the
+      // connection, which would then never parse another request; close it once answered.
+      const socket = req.socket;
+      res.once("finish", () => {
+        if (!req.complete) socket.end();
+      });
+    }
     rpc(req, res);
   };
+}
+
+/** A router that also notes each unary method's implementation, by request path. */
+function recordUnaryRoutes(router: ConnectRouter, into: Map<string, UnaryRoute>): ConnectRouter {
+  const recording: ConnectRouter = Object.create(router);
+  recording.service = (service, impl, options) => {
+    for (const method of service.methods) {
+      const fn = (impl as Record<string, UnaryRoute["impl"] | undefined>)[method.localName];
+      if (method.methodKind === "unary" && fn) {
+        into.set(`/${service.typeName}/${method.name}`, { method: method as DescMethodUnary, impl: fn });
+      }
+    }
+    return router.service(service, impl, options);
+  };
+  return recording;
 }

@@ -66,11 +66,31 @@ describe("in-process tier", () => {
     assert.equal((await c.get("u1", db.load))?.version, 1);
   });
 
+  test("concurrent reads of one user share one load", async () => {
+    const c = cache();
+    const slow = deferred<UserRow>();
+    let loads = 0;
+    const load = () => {
+      loads++;
+      return slow.promise;
+    };
+    const reads = [c.get("u1", load), c.get("u1", load), c.get("u1", load)];
+    slow.resolve(row("u1", 1));
+    assert.deepEqual(
+      (await Promise.all(reads)).map((r) => r?.version),
+      [1, 1, 1],
+    );
+    assert.equal(loads, 1);
+    assert.equal(c.stats().joinedReads, 2);
+  });
+
   test("the version rule: a read that finishes last with an older row does not replace a newer one", async () => {
     const c = cache();
     const slow = deferred<UserRow>();
     const fast = deferred<UserRow>();
     const first = c.get("u1", () => slow.promise);
+    // A change lands while the first read is under way: the next read must not join it.
+    c.invalidate({ id: "u1", version: 2 });
     const second = c.get("u1", () => fast.promise);
     fast.resolve(row("u1", 2));
     assert.equal((await second)?.version, 2);

@@ -34,6 +34,8 @@ export interface UserCacheStats {
   localHits: number;
   /** Reads answered by Redis. */
   sharedHits: number;
+  /** Reads that joined another caller's read of the same user already under way. */
+  joinedReads: number;
   /** Reads that went to the database. */
   loads: number;
   /** Fills refused because a newer version (or a delete) was seen while the read was under way. */
@@ -131,7 +133,17 @@ export function createUserCache(options: UserCacheOptions): UserCache {
   const now = options.now ?? Date.now;
   const slots = new Map<string, Slot>(); // insertion order is recency order: oldest first
   const pending = new Map<string, Set<PendingRead>>();
-  const counts: UserCacheStats = { localHits: 0, sharedHits: 0, loads: 0, refusedFills: 0, signals: 0 };
+  // One read per user at a time: concurrent misses (a burst of calls authenticating as one
+  // user, say) share it instead of each loading the row.
+  const inflight = new Map<string, { read: PendingRead; result: Promise<UserRow | undefined> }>();
+  const counts: UserCacheStats = {
+    localHits: 0,
+    sharedHits: 0,
+    joinedReads: 0,
+    loads: 0,
+    refusedFills: 0,
+    signals: 0,
+  };
 
   const unsubscribe = bus.subscribe(userChangesTopic, (event) => {
     const change = decodeChange(event);
@@ -167,6 +179,8 @@ export function createUserCache(options: UserCacheOptions): UserCache {
   function apply(change: UserChange, own: boolean): void {
     const version = "deleted" in change ? deletedVersion : change.version;
     for (const read of pending.get(change.id) ?? []) read.minVersion = Math.max(read.minVersion, version);
+    // A read under way began before this change: later readers must not join it.
+    inflight.delete(change.id);
     const slot = slots.get(change.id);
     if (slot && slot.version >= version) return; // already this version or newer
     if (!slot && !own) return;
@@ -248,48 +262,69 @@ export function createUserCache(options: UserCacheOptions): UserCache {
       .catch((err: unknown) => logger?.warn({ err, id: change.id }, "user cache: change signal failed"));
   }
 
+  /** Redis, then the database, filling both tiers unless a change since `read` began says no. */
+  async function readThrough(
+    id: string,
+    load: () => Promise<UserRow | undefined>,
+    read: PendingRead,
+  ): Promise<UserRow | undefined> {
+    let reads = pending.get(id);
+    if (!reads) {
+      reads = new Set();
+      pending.set(id, reads);
+    }
+    reads.add(read);
+    try {
+      if (read.minVersion !== deletedVersion) {
+        const shared = await readShared(id);
+        if (shared && shared.version >= read.minVersion) {
+          counts.sharedHits++;
+          if (!fillLocal(shared, read)) counts.refusedFills++;
+          return shared;
+        }
+      }
+      const row = await load();
+      counts.loads++;
+      if (!row) return undefined;
+      // A change seen since this read began refuses the fill here, and skips Redis too:
+      // the writer has set Redis already, and the script would refuse an older row anyway.
+      if (fillLocal(row, read)) {
+        await writeShared(row);
+      } else {
+        counts.refusedFills++;
+      }
+      return row;
+    } finally {
+      reads.delete(read);
+      if (reads.size === 0 && pending.get(id) === reads) pending.delete(id);
+    }
+  }
+
   return {
-    async get(id, load) {
+    get(id, load) {
       const slot = slots.get(id);
       if (slot?.row && slot.expiresAt > now()) {
         touch(id, slot);
         counts.localHits++;
-        return slot.row;
+        return Promise.resolve(slot.row);
       }
       // Versions only grow and ids are never reused, so even an expired slot is a valid floor.
-      const read: PendingRead = { minVersion: slot?.version ?? 0 };
-      let reads = pending.get(id);
-      if (!reads) {
-        reads = new Set();
-        pending.set(id, reads);
+      const floor = slot?.version ?? 0;
+      // Join a read under way unless a change has been seen since it began (a higher floor).
+      const flight = inflight.get(id);
+      if (flight && flight.read.minVersion >= floor) {
+        counts.joinedReads++;
+        return flight.result;
       }
-      reads.add(read);
-      try {
-        if (read.minVersion !== deletedVersion) {
-          const shared = await readShared(id);
-          if (shared && shared.version >= read.minVersion) {
-            counts.sharedHits++;
-            if (!fillLocal(shared, read)) counts.refusedFills++;
-            return shared;
-          }
-        }
-        const row = await load();
-        counts.loads++;
-        if (!row) return undefined;
-        // A change seen since this read began refuses the fill here, and skips Redis too:
-        // the writer has set Redis already, and the script would refuse an older row anyway.
-        if (fillLocal(row, read)) {
-          await writeShared(row);
-        } else {
-          counts.refusedFills++;
-        }
-        return row;
-      } finally {
-        reads.delete(read);
-        if (reads.size === 0 && pending.get(id) === reads) pending.delete(id);
-      }
+      const read: PendingRead = { minVersion: floor };
+      const result = readThrough(id, load, read);
+      inflight.set(id, { read, result });
+      const forget = () => {
+        if (inflight.get(id)?.result === result) inflight.delete(id);
+      };
+      result.then(forget, forget);
+      return result;
     },
-
     async updated(row) {
       await writeShared(row);
       apply({ id: row.id, version: row.version }, true);

@@ -1,8 +1,12 @@
-import { createHash, timingSafeEqual } from "node:crypto";
+import { timingSafeEqual } from "node:crypto";
 import { errors, jwtVerify, SignJWT } from "jose";
 import type { Role } from "../db/schema.ts";
 
 const issuer = "switchboard";
+/** User ids are UUIDs; a subject that is not one names no user (and must not reach a query). */
+const uuid = /^[\da-f]{8}-[\da-f]{4}-[\da-f]{4}-[\da-f]{4}-[\da-f]{12}$/i;
+/** Verified tokens remembered until they expire. */
+const verifiedCacheSize = 10_000;
 const audience = "switchboard";
 
 export interface IssuedToken {
@@ -34,9 +38,30 @@ export function createTokens(opts: {
   adminToken: string;
   ttlSeconds: number;
 }): Tokens {
-  // Compare digests, so the comparison takes the same time whatever the lengths.
-  const digest = (s: string) => createHash("sha256").update(s).digest();
-  const adminDigest = digest(opts.adminToken);
+  const admin = Buffer.from(opts.adminToken);
+  const verified = new Map<string, TokenClaims>();
+  const verifyUncached = async (token: string): Promise<TokenClaims> => {
+    try {
+      const { payload } = await jwtVerify(token, opts.signingKey, {
+        algorithms: ["HS256"],
+        issuer,
+        audience,
+        requiredClaims: ["sub", "exp", "iat"],
+        clockTolerance: 5,
+      });
+      const role = payload.role;
+      if (role !== "user" && role !== "admin") throw new TokenError("token has no valid role");
+      if (!payload.sub || !uuid.test(payload.sub) || payload.exp === undefined) {
+        throw new TokenError("token has no valid subject");
+      }
+      return { userId: payload.sub, role, expiresAt: new Date(payload.exp * 1000) };
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      if (err instanceof errors.JWTExpired) throw new TokenError("token expired");
+      if (err instanceof errors.JOSEError) throw new TokenError("token is not valid");
+      throw err;
+    }
+  };
   return {
     async issue(userId, role) {
       const expiresAt = new Date(Math.floor(Date.now() / 1000 + opts.ttlSeconds) * 1000);
@@ -51,27 +76,20 @@ export function createTokens(opts: {
       return { token, expiresAt };
     },
     async verify(token) {
-      try {
-        const { payload } = await jwtVerify(token, opts.signingKey, {
-          algorithms: ["HS256"],
-          issuer,
-          audience,
-          requiredClaims: ["sub", "exp", "iat"],
-          clockTolerance: 5,
-        });
-        const role = payload.role;
-        if (role !== "user" && role !== "admin") throw new TokenError("token has no valid role");
-        if (!payload.sub || payload.exp === undefined) throw new TokenError("token has no subject");
-        return { userId: payload.sub, role, expiresAt: new Date(payload.exp * 1000) };
-      } catch (err) {
-        if (err instanceof TokenError) throw err;
-        if (err instanceof errors.JWTExpired) throw new TokenError("token expired");
-        if (err instanceof errors.JOSEError) throw new TokenError("token is not valid");
-        throw err;
-      }
+      // A token is verified once; its claims are kept until it expires (a bounded map, oldest
+      // dropped first). HMAC through WebCrypto costs more than the rest of a small call.
+      const known = verified.get(token);
+      if (known && known.expiresAt.getTime() > Date.now()) return known;
+      const claims = await verifyUncached(token);
+      if (verified.size >= verifiedCacheSize) verified.delete(verified.keys().next().value ?? "");
+      verified.set(token, claims);
+      return claims;
     },
     isAdminToken(token) {
-      return timingSafeEqual(digest(token), adminDigest);
+      // Constant time for a token of the admin token's length; its length is no secret.
+      if (token.length !== admin.length) return false;
+      const given = Buffer.from(token);
+      return given.length === admin.length && timingSafeEqual(given, admin);
     },
   };
 }

@@ -38,11 +38,13 @@ export function rateLimitInterceptor(limits: RateLimits): Interceptor {
     const principal = req.contextValues.get(principalKey);
     const userKey = principal && !isAdmin(principal) ? principal.userId : undefined;
     const address = limits.address ? limits.addressOf(req.contextValues) : undefined;
+    // The user's own bucket first: a user over their limit must not also drain the budget
+    // of everyone else behind the same address (a NAT, an office, a proxy).
     const spend = () => {
-      const byAddress = address === undefined ? 0 : (limits.address?.take(address) ?? 0);
-      if (byAddress > 0) throw overLimit("this address", byAddress);
       const byUser = userKey === undefined ? 0 : (limits.user?.take(userKey) ?? 0);
       if (byUser > 0) throw overLimit("this user", byUser);
+      const byAddress = address === undefined ? 0 : (limits.address?.take(address) ?? 0);
+      if (byAddress > 0) throw overLimit("this address", byAddress);
     };
     if (!req.stream || req.method.methodKind !== "bidi_streaming") {
       spend();

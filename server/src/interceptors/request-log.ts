@@ -1,18 +1,30 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { trace } from "@opentelemetry/api";
 import type { Logger } from "../logger.ts";
 import { codeName, observeCalls, protocolOf } from "./call-end.ts";
 
-/** The logger of the call in progress; undefined outside a call (or before this interceptor). */
-const callLoggerKey = createContextKey<Logger | undefined>(undefined);
+/** The ids of the call in progress, and its child logger once someone asked for it. */
+interface CallLog {
+  requestId: string;
+  traceId: string;
+  child: Logger | undefined;
+}
+
+/** Undefined outside a call (or before this interceptor). */
+const callLogKey = createContextKey<CallLog | undefined>(undefined);
 
 /**
  * The logger for code running in a call: every line carries the call's request id and trace
- * id. Falls back to `fallback` where no call logger was set (unit tests of a service).
+ * id. Falls back to `fallback` where no call logger was set (unit tests of a service). The
+ * child logger is made on first use: most calls never log anything but their last line,
+ * and a pino child with redaction costs more than the rest of a small call's logging.
  */
 export function callLogger(ctx: Pick<HandlerContext, "values">, fallback: Logger): Logger {
-  return ctx.values.get(callLoggerKey) ?? fallback;
+  const call = ctx.values.get(callLogKey);
+  if (!call) return fallback;
+  call.child ??= fallback.child({ requestId: call.requestId, traceId: call.traceId });
+  return call.child;
 }
 
 /** A request id a client may send and we may log: no spaces or control characters. */
@@ -30,27 +42,27 @@ export function requestLogInterceptor(logger: Logger): Interceptor {
   return (next) => {
     const observed = observeCalls((req) => {
       const started = performance.now();
-      const log = req.contextValues.get(callLoggerKey) as Logger;
+      const call = req.contextValues.get(callLogKey);
+      const ids = { requestId: call?.requestId, traceId: call?.traceId };
       const method = `${req.service.typeName}/${req.method.name}`;
       const protocol = protocolOf(req.header);
-      if (log.isLevelEnabled("debug")) {
+      if (logger.isLevelEnabled("debug")) {
         const headers: Record<string, string> = {};
         req.header.forEach((value, name) => {
           headers[name] = value;
         });
-        log.debug({ method, protocol, headers }, "call started");
+        logger.debug({ ...ids, method, protocol, headers }, "call started");
       }
       return (err) => {
         const code = codeName(err);
         const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-        log.info({ method, protocol, code, durationMs }, "call completed");
+        logger.info({ ...ids, method, protocol, code, durationMs }, "call completed");
       };
     })(next);
     return async (req) => {
       const sent = req.header.get("x-request-id");
       const requestId = sent && acceptableRequestId.test(sent) ? sent : randomUUID();
-      const log = logger.child({ requestId, traceId: traceIdOf(req.header) });
-      req.contextValues.set(callLoggerKey, log);
+      req.contextValues.set(callLogKey, { requestId, traceId: traceIdOf(req.header), child: undefined });
       try {
         const res = await observed(req);
         res.header.set("x-request-id", requestId);
@@ -68,5 +80,6 @@ function traceIdOf(header: Headers): string {
   if (span && trace.isSpanContextValid(span)) return span.traceId;
   const incoming = traceparent.exec(header.get("traceparent") ?? "")?.[1];
   if (incoming && !/^0+$/.test(incoming)) return incoming;
-  return randomBytes(16).toString("hex");
+  // 128 random bits from the UUID generator's pooled entropy (randomBytes per call showed in profiles).
+  return randomUUID().replaceAll("-", "");
 }

@@ -8,6 +8,7 @@ import { appendEvent, type StoredEvent } from "../stores/event-store.ts";
 import { insertNotification } from "../stores/notification-store.ts";
 import * as store from "../stores/order-store.ts";
 import { getUser } from "../stores/user-store.ts";
+import { keysetRows } from "./keyset-rows.ts";
 import { followForCall, type LiveFeeds } from "./live-feeds.ts";
 import { encodeNotification, notificationTopic } from "./notification-messages.ts";
 import { decodeOrderEvent, encodeOrderEvent, orderToMessage } from "./order-messages.ts";
@@ -81,16 +82,9 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
       const limit = req.pageSize > 0 ? req.pageSize : defaultPageSize;
       const status = req.status === OrderStatus.UNSPECIFIED ? undefined : req.status;
       const userId = ownerFilter(ctx, req.userId);
-      let after = req.after;
-      for (;;) {
-        const page = await withDeadline(db, ctx, (tx) =>
-          store.listOrdersPage(tx, { userId, status, after, limit }),
-        );
-        for (const row of page) yield { order: orderToMessage(row) };
-        const last = page.at(-1);
-        if (page.length < limit || !last) return;
-        after = last.id;
-      }
+      const pages = (after: string | undefined) =>
+        withDeadline(db, ctx, (tx) => store.listOrdersPage(tx, { userId, status, after, limit }));
+      for await (const row of keysetRows(pages, limit, req.after)) yield { order: orderToMessage(row) };
     },
 
     async updateOrderStatus(req, ctx) {

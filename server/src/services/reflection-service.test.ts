@@ -5,12 +5,17 @@ import { execFile } from "node:child_process";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
-import { createFileRegistry, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
-import { type FileDescriptorProto, FileDescriptorProtoSchema } from "@bufbuild/protobuf/wkt";
+import { create, createFileRegistry, fromBinary, type MessageInitShape } from "@bufbuild/protobuf";
+import {
+  type FileDescriptorProto,
+  FileDescriptorProtoSchema,
+  FileDescriptorSetSchema,
+} from "@bufbuild/protobuf/wkt";
 import { createConnectRouter } from "@connectrpc/connect";
 import * as v1 from "../../../gen/grpc/reflection/v1/reflection_pb.js";
 import * as v1alpha from "../../../gen/grpc/reflection/v1alpha/reflection_pb.js";
 import { UserService } from "../../../gen/switchboard/v1/user_pb.js";
+import { testAdminToken } from "../../test/support/auth.ts";
 import { clientFor, collect, type ProtocolName, streamOf } from "../../test/support/clients.ts";
 import { startTestServer, type TestServer } from "../../test/support/test-server.ts";
 import { routes } from "../routes.ts";
@@ -126,10 +131,7 @@ for (const [version, reflectOver] of versions) {
           assert.ok(names.includes(name), name);
         }
         // What a client rebuilds from the answer is the service the server runs.
-        const byName = new Map(files.map((f) => [f.name, f]));
-        const [user] = files;
-        assert.ok(user);
-        const registry = createFileRegistry(user, (name) => byName.get(name));
+        const registry = registryOf(files);
         assert.deepEqual(
           registry.getService("switchboard.v1.UserService")?.methods.map((m) => m.name),
           UserService.methods.map((m) => m.name),
@@ -146,10 +148,7 @@ for (const [version, reflectOver] of versions) {
         answers.forEach((res, i) => {
           const files = filesOf(res);
           assertClosed(files);
-          const byName = new Map(files.map((f) => [f.name, f]));
-          const [first] = files;
-          assert.ok(first);
-          const registry = createFileRegistry(first, (name) => byName.get(name));
+          const registry = registryOf(files);
           assert.ok(registry.getService(registered.services[i] ?? ""), registered.services[i]);
         });
       });
@@ -230,6 +229,28 @@ for (const [version, reflectOver] of versions) {
   }
 }
 
+/**
+ * What a client rebuilds from a reflection answer. The files are put in import order first:
+ * createFileRegistry(file, resolve) of @bufbuild/protobuf 2.17 mis-orders a file imported both
+ * directly and through another import (auth.proto -> validate.proto and user.proto -> validate.proto).
+ */
+function registryOf(files: FileDescriptorProto[]) {
+  const byName = new Map(files.map((f) => [f.name, f]));
+  const sorted: FileDescriptorProto[] = [];
+  const seen = new Set<string>();
+  const visit = (f: FileDescriptorProto) => {
+    if (seen.has(f.name)) return;
+    seen.add(f.name);
+    for (const dep of f.dependency) {
+      const d = byName.get(dep);
+      if (d) visit(d);
+    }
+    sorted.push(f);
+  };
+  files.forEach(visit);
+  return createFileRegistry(create(FileDescriptorSetSchema, { file: sorted }));
+}
+
 describe("buf curl through reflection", () => {
   const curl = async (...args: string[]) => {
     const { stdout } = await run(buf, ["curl", "--http2-prior-knowledge", "--protocol", "grpc", ...args], {
@@ -247,6 +268,8 @@ describe("buf curl through reflection", () => {
     test(`CreateUser with no --schema (${reflectProtocol})`, async () => {
       const email = `${reflectProtocol}@b.co`;
       const out = await curl(
+        "-H",
+        `Authorization: Bearer ${testAdminToken}`,
         "--reflect-protocol",
         reflectProtocol,
         "-d",

@@ -27,6 +27,7 @@ import type { UserRow } from "../db/schema.ts";
 import * as store from "../stores/user-store.ts";
 import type { UserCache } from "../user-cache.ts";
 import type { CheckMessage } from "../validation.ts";
+import { keysetRows } from "./keyset-rows.ts";
 import { roleFromMessage, userToMessage } from "./user-messages.ts";
 
 export interface UserServiceDeps {
@@ -178,16 +179,9 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
       const limit = req.pageSize > 0 ? req.pageSize : defaultPageSize;
       // A user lists only themselves; an admin everyone.
       const only = visibleOwner(ctx);
-      let after = req.after;
-      for (;;) {
-        const page = await withDeadline(db, ctx, (tx) =>
-          store.listUsersPage(tx, { after, query: req.query, limit, only }),
-        );
-        for (const row of page) yield { user: userToMessage(row) };
-        const last = page.at(-1);
-        if (page.length < limit || !last) return;
-        after = last.id;
-      }
+      const pages = (after: string | undefined) =>
+        withDeadline(db, ctx, (tx) => store.listUsersPage(tx, { after, query: req.query, limit, only }));
+      for await (const row of keysetRows(pages, limit, req.after)) yield { user: userToMessage(row) };
     },
 
     async batchCreateUsers(requests, ctx) {

@@ -28,6 +28,8 @@ export async function startTestServer(
     DATA_DIR: "memory://",
     DRAIN_TIMEOUT_MS: "2000",
     ...testAuthEnv,
+    // UNARY_FAST_PATH=false runs a suite with connect-node serving every call (for comparison).
+    ...(process.env.UNARY_FAST_PATH ? { UNARY_FAST_PATH: process.env.UNARY_FAST_PATH } : {}),
     ...(database.url ? { DATABASE_URL: database.url } : {}),
     ...(process.env.REDIS_URL ? { REDIS_URL: process.env.REDIS_URL } : {}),
     // Each embedded database is its own deployment: keep its events off the others' channels.

@@ -128,11 +128,24 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     if (fastUnary(req, res)) return;
     stalls?.watch(req, res);
     if (!("stream" in req)) {
-      // HTTP/1.1: a body left part-read (a message over MAX_MESSAGE_BYTES) stays on the
-      // connection, which would then never parse another request; close it once answered.
+      // HTTP/1.1: a body the handler stopped reading (a message over MAX_MESSAGE_BYTES) stays
+      // on the connection, which would then never parse another request. Once answered, the
+      // rest is read away, and a connection whose body does not end in time is closed.
       const socket = req.socket;
       res.once("finish", () => {
-        if (!req.complete) socket.end();
+        if (req.complete) return;
+        const timer = setTimeout(() => socket.destroy(), config.headersTimeoutMs);
+        req.once("end", () => clearTimeout(timer));
+        socket.once("close", () => clearTimeout(timer));
+        if (!req.destroyed) {
+          req.resume();
+          return;
+        }
+        // connect-node destroyed the request when it stopped reading, and the connection will
+        // not parse another request: keep reading what the client still sends (so closing does
+        // not reset the answer away) and close our side.
+        socket.resume();
+        socket.end();
       });
     }
     rpc(req, res);

@@ -162,6 +162,15 @@ const cases: [string, RawRequest][] = [
     { h2: false, path, headers: { ...connectJson, "connect-timeout-ms": "-1" }, body: "{}" },
   ],
   [
+    "Connect error body over 1 KiB, gzip accepted (compressed alike)",
+    {
+      h2: false,
+      path: "/switchboard.v1.UserService/CreateUser",
+      headers: { ...connectJson, "accept-encoding": "gzip" },
+      body: JSON.stringify({ name: "", email: "nope", age: 0 }),
+    },
+  ],
+  [
     "Connect PERMISSION_DENIED",
     {
       h2: false,

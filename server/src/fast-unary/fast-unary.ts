@@ -202,8 +202,20 @@ async function serve(
       e instanceof ConnectError
         ? e
         : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
-    if (call.protocol === "grpc") writeGrpcError(res, call.binary, context, error);
-    else writeConnectError(req, res, context, error);
+    if (call.protocol === "grpc") {
+      writeGrpcError(res, call.binary, context, error);
+    } else {
+      // Connect errors are JSON bodies, compressed by the same rule as any other.
+      context.responseHeader.set("content-type", "application/json");
+      if (!error.isWireError) mergeNonProtocolHeaders(context.responseHeader, error.metadata);
+      let bytes = errorToJsonBytes(error, {});
+      let encoding: string | undefined;
+      if (compression.response && bytes.byteLength >= opts.compressMinBytes) {
+        bytes = await compression.response.compress(bytes);
+        encoding = compression.response.name;
+      }
+      writeConnect(req, res, codeToHttpStatus(error.code), false, context, bytes, encoding);
+    }
   } finally {
     clearTimeout(timer);
     res.off("close", onClose);
@@ -398,23 +410,4 @@ function writeConnect(
   if (h1.destroyed) return;
   h1.writeHead(status, headers);
   h1.end(bytes);
-}
-
-function writeConnectError(
-  req: NodeRequest,
-  res: NodeResponse,
-  context: HandlerContext,
-  error: ConnectError,
-): void {
-  context.responseHeader.set("content-type", "application/json");
-  if (!error.isWireError) mergeNonProtocolHeaders(context.responseHeader, error.metadata);
-  writeConnect(
-    req,
-    res,
-    codeToHttpStatus(error.code),
-    false,
-    context,
-    errorToJsonBytes(error, {}),
-    undefined,
-  );
 }

@@ -111,6 +111,11 @@ test("one room whatever the client: bidi, Subscribe and SendMessage over every p
     adaSeen.map((m) => m.content),
     ["hello from grpc bidi", "hi from connect json", "and grpc-web", "and connect h2"],
   );
+  // Each message names its sender as they were called when it was posted.
+  assert.deepEqual(
+    adaSeen.map((m) => m.userName),
+    ["ada", "bob", "bob", "ada"],
+  );
   assert.deepEqual(
     adaSeen.map((m) => m.sequence),
     [1n, 2n, 3n, 4n],

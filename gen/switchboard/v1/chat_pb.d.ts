@@ -44,6 +44,14 @@ export declare type ChatMessage = Message<"switchboard.v1.ChatMessage"> & {
    * @generated from field: int64 sequence = 6;
    */
   sequence: bigint;
+
+  /**
+   * The sender's name when the message was posted: members may not read each other's
+   * profiles (GetUser of another user is NOT_FOUND), but may see who is talking.
+   *
+   * @generated from field: string user_name = 7;
+   */
+  userName: string;
 };
 
 /**

@@ -12,6 +12,7 @@ export interface NewChatMessage {
   id: string;
   room: string;
   userId: string;
+  userName: string;
   content: string;
   createTime: Date;
 }
@@ -24,6 +25,7 @@ export function encodeChatMessage(m: NewChatMessage): Uint8Array {
       id: m.id,
       room: m.room,
       userId: m.userId,
+      userName: m.userName,
       content: m.content,
       createTime: timestampFromDate(m.createTime),
     }),

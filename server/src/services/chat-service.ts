@@ -41,18 +41,19 @@ export function createChatService(
   async function post(req: PostRequest, ctx: HandlerContext): Promise<ChatMessage> {
     const event = await inTransaction(db, ctx, async (tx) => {
       // The sender must exist; the foreign key would say so too, but not which rule failed.
-      if (!(await getUser(tx, req.userId))) {
-        throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
-      }
+      const sender = await getUser(tx, req.userId);
+      if (!sender) throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
       const message = {
         id: uuidv7(),
         room: req.room,
         userId: req.userId,
+        userName: sender.name,
         content: req.content,
         createTime: new Date(),
       };
       const event = await appendEvent(tx, chatTopic(req.room), req.userId, encodeChatMessage(message));
-      await insertChatMessage(tx, { ...message, sequence: event.sequence });
+      const { id, room, userId, content, createTime } = message;
+      await insertChatMessage(tx, { id, room, userId, content, createTime, sequence: event.sequence });
       return event;
     });
     await bus.publish([event]);

@@ -187,7 +187,9 @@ function continues(prev: ChatMessage | undefined, m: ChatMessage): boolean {
 
 function Message({ message, continued }: { message: ChatMessage; continued: boolean }) {
   // A user sees other users' names only if the server lets them read those users.
-  const name = useUserName(message.userId) ?? `User ${shortId(message.userId)}`;
+  // The name the message was posted under; older messages carry none.
+  const known = useUserName(message.userId);
+  const name = message.userName || known || `User ${shortId(message.userId)}`;
   const { user } = useActingUser();
   const mine = user?.id === message.userId;
   return (

@@ -9,6 +9,7 @@ import {
 import { callContextValues, clientAddress } from "./call-control.ts";
 import type { AppContext } from "./context.ts";
 import { createCors } from "./cors.ts";
+import { createFairDispatch } from "./fair-dispatch.ts";
 import { answerUnimplemented } from "./fallback.ts";
 import { createFastUnary, type UnaryRoute } from "./fast-unary/fast-unary.ts";
 import { authInterceptor } from "./interceptors/auth.ts";
@@ -91,6 +92,7 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
   const corsFor = createCors(config.corsOrigins);
   const stalls =
     config.streamWriteTimeoutMs > 0 ? createWriteStallGuard(config.streamWriteTimeoutMs) : undefined;
+  const dispatch = createFairDispatch(config.dispatchPerTurn);
   return (req, res) => {
     const path = req.url?.split("?")[0];
     if (req.method === "GET" && path === "/healthz") {
@@ -125,30 +127,34 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     }
     if (staticFiles?.(req, res)) return;
     if (corsFor(req, res)) return;
-    if (fastUnary(req, res)) return;
-    stalls?.watch(req, res);
-    if (!("stream" in req)) {
-      // HTTP/1.1: a body the handler stopped reading (a message over MAX_MESSAGE_BYTES) stays
-      // on the connection, which would then never parse another request. Once answered, the
-      // rest is read away, and a connection whose body does not end in time is closed.
-      const socket = req.socket;
-      res.once("finish", () => {
-        if (req.complete) return;
-        const timer = setTimeout(() => socket.destroy(), config.headersTimeoutMs);
-        req.once("end", () => clearTimeout(timer));
-        socket.once("close", () => clearTimeout(timer));
-        if (!req.destroyed) {
-          req.resume();
-          return;
-        }
-        // connect-node destroyed the request when it stopped reading, and the connection will
-        // not parse another request: keep reading what the client still sends (so closing does
-        // not reset the answer away) and close our side.
-        socket.resume();
-        socket.end();
-      });
-    }
-    rpc(req, res);
+    // Calls start fairly across connections (fair-dispatch.ts); probes and files above do not wait.
+    dispatch(req, () => {
+      if (req.destroyed) return; // the client gave up while the call waited its turn
+      if (fastUnary(req, res)) return;
+      stalls?.watch(req, res);
+      if (!("stream" in req)) {
+        // HTTP/1.1: a body the handler stopped reading (a message over MAX_MESSAGE_BYTES) stays
+        // on the connection, which would then never parse another request. Once answered, the
+        // rest is read away, and a connection whose body does not end in time is closed.
+        const socket = req.socket;
+        res.once("finish", () => {
+          if (req.complete) return;
+          const timer = setTimeout(() => socket.destroy(), config.headersTimeoutMs);
+          req.once("end", () => clearTimeout(timer));
+          socket.once("close", () => clearTimeout(timer));
+          if (!req.destroyed) {
+            req.resume();
+            return;
+          }
+          // connect-node destroyed the request when it stopped reading, and the connection will
+          // not parse another request: keep reading what the client still sends (so closing does
+          // not reset the answer away) and close our side.
+          socket.resume();
+          socket.end();
+        });
+      }
+      rpc(req, res);
+    });
   };
 }
 

@@ -104,6 +104,15 @@ export async function unary(ctx: BenchContext): Promise<void> {
     redisUrl: ctx.redisUrl,
     logDir: ctx.logDir,
   });
+  // The same server with the unary fast path off: connect-node serves every call (the A/B of
+  // server/src/fast-unary, same implementations, same interceptors).
+  const stock = await startSwitchboard(ctx.pinning, {
+    name: "switchboard-unary-stock",
+    databaseUrl: ctx.db.url,
+    redisUrl: ctx.redisUrl,
+    logDir: ctx.logDir,
+    env: { UNARY_FAST_PATH: "false" },
+  });
   const references: ReferenceServer[] = [];
   const sessions: ClientHttp2Session[] = [];
   try {
@@ -193,6 +202,12 @@ export async function unary(ctx: BenchContext): Promise<void> {
       const c = await callCounts(sb.url, "UserService/GetUser");
       return { ok: c.ok, failed: errorCount(c) };
     };
+    const stockCounts = async () => {
+      const c = await callCounts(stock.url, "UserService/GetUser");
+      return { ok: c.ok, failed: errorCount(c) };
+    };
+    // Warm the stock server's cache with the same user.
+    await connectCall(stock.url, getUserPath, jsonRequest, "application/json");
     const targets: Target[] = [
       {
         key: "sb-grpc",
@@ -200,6 +215,13 @@ export async function unary(ctx: BenchContext): Promise<void> {
         spec: grpcLoad(sb.url),
         counts: sbCounts,
         pid: sb.child.pid,
+      },
+      {
+        key: "stock-grpc",
+        label: "Switchboard gRPC, connect-node path",
+        spec: grpcLoad(stock.url),
+        counts: stockCounts,
+        pid: stock.child.pid,
       },
       {
         key: "grpcjs",
@@ -316,6 +338,15 @@ export async function unary(ctx: BenchContext): Promise<void> {
     );
     ctx.record(
       throughputFigure(
+        "gRPC unary GetUser: unary fast path vs connect-node's own path",
+        "req/s",
+        side("sb-grpc", "fast path"),
+        side("stock-grpc", "connect-node"),
+        undefined,
+      ),
+    );
+    ctx.record(
+      throughputFigure(
         "gRPC unary GetUser vs the bare node:http2 ceiling",
         "req/s",
         side("sb-grpc", "Switchboard"),
@@ -344,6 +375,6 @@ export async function unary(ctx: BenchContext): Promise<void> {
     );
   } finally {
     for (const s of sessions) s.destroy();
-    await Promise.all([sb.child.stop(), ...references.map((r) => r.child.stop(2000))]);
+    await Promise.all([sb.child.stop(), stock.child.stop(), ...references.map((r) => r.child.stop(2000))]);
   }
 }

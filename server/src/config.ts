@@ -146,7 +146,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxStreamsPerUser: int(env, "MAX_STREAMS_PER_USER", 32, 0, 1_000_000),
     maxStreamsPerAddress: int(env, "MAX_STREAMS_PER_ADDRESS", 512, 0, 1_000_000),
     streamWriteTimeoutMs: int(env, "STREAM_WRITE_TIMEOUT_MS", 30_000, 0, 3_600_000),
-    dispatchPerTurn: int(env, "DISPATCH_PER_TURN", 32, 1, 100_000),
+    dispatchPerTurn: int(env, "DISPATCH_PER_TURN", 128, 1, 100_000),
     unaryFastPath:
       env.UNARY_FAST_PATH === undefined || env.UNARY_FAST_PATH === "" || bool(env, "UNARY_FAST_PATH"),
   };

@@ -2,6 +2,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type ChatMessage, ChatMessageSchema } from "../../../gen/switchboard/v1/chat_pb.js";
 import type { StoredEvent } from "../stores/event-store.ts";
+import { decodedOnce } from "./decoded-once.ts";
 
 /** The events topic of one chat room. */
 export function chatTopic(room: string): string {
@@ -32,8 +33,9 @@ export function encodeChatMessage(m: NewChatMessage): Uint8Array {
   );
 }
 
-export function decodeChatMessage(event: StoredEvent): ChatMessage {
+/** The wire message of a stored event, decoded once per event (decoded-once.ts): do not change it. */
+export const decodeChatMessage = decodedOnce((event: StoredEvent): ChatMessage => {
   const message = fromBinary(ChatMessageSchema, event.payload);
   message.sequence = BigInt(event.sequence);
   return message;
-}
+});

@@ -3,6 +3,7 @@ import { timestampFromDate } from "@bufbuild/protobuf/wkt";
 import { type Notification, NotificationSchema } from "../../../gen/switchboard/v1/notification_pb.js";
 import type { NotificationRow } from "../db/schema.ts";
 import type { StoredEvent } from "../stores/event-store.ts";
+import { decodedOnce } from "./decoded-once.ts";
 
 /** The events topic of one user's notifications. */
 export function notificationTopic(userId: string): string {
@@ -22,8 +23,9 @@ export function encodeNotification(row: NotificationRow): Uint8Array {
   );
 }
 
-export function decodeNotification(event: StoredEvent): Notification {
+/** The wire message of a stored event, decoded once per event (decoded-once.ts): do not change it. */
+export const decodeNotification = decodedOnce((event: StoredEvent): Notification => {
   const message = fromBinary(NotificationSchema, event.payload);
   message.sequence = BigInt(event.sequence);
   return message;
-}
+});

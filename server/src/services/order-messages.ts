@@ -9,6 +9,7 @@ import {
 } from "../../../gen/switchboard/v1/order_pb.js";
 import type { OrderRow } from "../db/schema.ts";
 import type { StoredEvent } from "../stores/event-store.ts";
+import { decodedOnce } from "./decoded-once.ts";
 
 export function orderToMessage(row: OrderRow): Order {
   return create(OrderSchema, {
@@ -29,8 +30,9 @@ export function encodeOrderEvent(type: OrderEventType, order: OrderRow): Uint8Ar
   return toBinary(OrderEventSchema, create(OrderEventSchema, { type, order: orderToMessage(order) }));
 }
 
-export function decodeOrderEvent(event: StoredEvent): OrderEvent {
+/** The wire message of a stored event, decoded once per event (decoded-once.ts): do not change it. */
+export const decodeOrderEvent = decodedOnce((event: StoredEvent): OrderEvent => {
   const message = fromBinary(OrderEventSchema, event.payload);
   message.sequence = BigInt(event.sequence);
   return message;
-}
+});

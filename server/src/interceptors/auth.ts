@@ -3,6 +3,7 @@ import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 import { Access, access, acting_user } from "../../../gen/switchboard/v1/access_pb.js";
 import type { Authenticate } from "../auth/authenticate.ts";
 import { isAdmin, type Principal, principalKey } from "../auth/principal.ts";
+import { checkEachMessage } from "./each-message.ts";
 
 /** The standard services, which probes and tools call without credentials. */
 const publicServices = new Set([
@@ -47,20 +48,7 @@ export function authInterceptor(authenticate: Authenticate): Interceptor {
     req.contextValues.set(principalKey, principal);
     const field = policy.actingField;
     if (!field || isAdmin(principal)) return next(req);
-    if (!req.stream) {
-      checkActing(field, req.message, principal);
-      return next(req);
-    }
-    const input = req.message;
-    return next({
-      ...req,
-      message: (async function* () {
-        for await (const m of input) {
-          checkActing(field, m, principal);
-          yield m;
-        }
-      })(),
-    });
+    return next(checkEachMessage(req, (m) => checkActing(field, m, principal)));
   };
 }
 

@@ -4,6 +4,7 @@ import { Code, ConnectError, type ContextValues, type Interceptor } from "@conne
 import { RetryInfoSchema } from "../../../gen/google/rpc/error_details_pb.js";
 import { isAdmin, principalKey } from "../auth/principal.ts";
 import type { RateLimiter } from "../rate-limiter.ts";
+import { checkEachMessage } from "./each-message.ts";
 
 export interface RateLimits {
   /** Per signed-in user (admins are exempt); undefined: off. */
@@ -46,20 +47,11 @@ export function rateLimitInterceptor(limits: RateLimits): Interceptor {
       const byAddress = address === undefined ? 0 : (limits.address?.take(address) ?? 0);
       if (byAddress > 0) throw overLimit("this address", byAddress);
     };
-    if (!req.stream || req.method.methodKind !== "bidi_streaming") {
+    if (req.method.methodKind !== "bidi_streaming") {
       spend();
       return next(req);
     }
-    const input = req.message;
-    return next({
-      ...req,
-      message: (async function* () {
-        for await (const m of input) {
-          spend();
-          yield m;
-        }
-      })(),
-    });
+    return next(checkEachMessage(req, spend));
   };
 }
 

@@ -1,6 +1,7 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { EventBus } from "./bus/event-bus.ts";
 import type { Db } from "./db/database.ts";
+import type { Gate } from "./gate.ts";
 import { headSequence, readEvents, type StoredEvent } from "./stores/event-store.ts";
 
 export interface FeedOptions {
@@ -25,6 +26,8 @@ export interface FeedOptions {
   onOverflow?: (err: ConnectError) => void;
   /** Told, for each event delivered from the bus, the seconds since it was published. */
   observeLag?: (seconds: number) => void;
+  /** Runs each table read (default: at once); see gate.ts. */
+  gate?: Gate;
 }
 
 /**
@@ -43,6 +46,7 @@ const recoveryPolls = 3;
 
 export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEvent> {
   const pageSize = opts.pageSize ?? 500;
+  const gate: Gate = opts.gate ?? ((work) => work());
   const matches = (e: StoredEvent) =>
     e.topic === opts.topic && (opts.key === undefined || e.key === opts.key);
   let queue: StoredEvent[] = [];
@@ -90,7 +94,7 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
       if (replay) {
         // Everything up to the head read here has committed (writers of a topic commit in
         // sequence order), so after the pages below the feed has accounted for all of it.
-        const head = await headSequence(opts.db, opts.topic);
+        const head = await gate(() => headSequence(opts.db, opts.topic));
         if (delivered > head) {
           // A cursor from the future (another topic's, or a database that was reset) would
           // make every real event look like a repeat: refuse it instead of losing them.
@@ -100,12 +104,9 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
           );
         }
         for (;;) {
-          const page = await readEvents(opts.db, {
-            topic: opts.topic,
-            after: delivered,
-            key: opts.key,
-            limit: pageSize,
-          });
+          const page = await gate(() =>
+            readEvents(opts.db, { topic: opts.topic, after: delivered, key: opts.key, limit: pageSize }),
+          );
           for (const event of page) {
             delivered = event.sequence;
             parked = true;

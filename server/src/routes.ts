@@ -9,6 +9,7 @@ import { NotificationService } from "../../gen/switchboard/v1/notification_pb.js
 import { OrderService } from "../../gen/switchboard/v1/order_pb.js";
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
 import type { AppContext } from "./context.ts";
+import { createGate } from "./gate.ts";
 import { createAuthService } from "./services/auth-service.ts";
 import { createChatService } from "./services/chat-service.ts";
 import { createHealthService } from "./services/health-service.ts";
@@ -28,6 +29,9 @@ export function routes(ctx: AppContext): (router: ConnectRouter) => void {
       pollMs: ctx.config.eventPollMs,
       safetyPollMs: ctx.config.eventSafetyPollMs,
       observeLag: (seconds) => ctx.metrics.busLag.observe(seconds),
+      // Half the pool at most for streams' replays: a storm of streams opening at once must not
+      // leave unary calls waiting behind hundreds of queued reads.
+      gate: createGate(Math.max(1, Math.floor(ctx.database.poolSize / 2))),
     };
     router.service(
       UserService,

@@ -37,6 +37,7 @@ export function createChatService(
   checkMessage: CheckMessage,
 ): ServiceImpl<typeof ChatService> {
   const { db, bus } = feeds;
+  const gate = feeds.gate ?? ((work) => work());
 
   async function post(req: PostRequest, ctx: HandlerContext): Promise<ChatMessage> {
     const event = await inTransaction(db, ctx, async (tx) => {
@@ -69,7 +70,7 @@ export function createChatService(
     async *subscribe(req, ctx) {
       const after =
         req.afterSequence ??
-        BigInt(Math.max(0, (await headSequence(db, chatTopic(req.room))) - recentHistory));
+        BigInt(Math.max(0, (await gate(() => headSequence(db, chatTopic(req.room)))) - recentHistory));
       for await (const event of followForCall(feeds, ctx, chatTopic(req.room), Number(after))) {
         yield { message: decodeChatMessage(event) };
       }
@@ -98,7 +99,7 @@ export function createChatService(
         if (joined.has(room)) return;
         joined.add(room);
         // Live from now: the head is read before the join request's own message is posted.
-        const after = await headSequence(db, chatTopic(room));
+        const after = await gate(() => headSequence(db, chatTopic(room)));
         const feed = followForCall(feeds, ctx, chatTopic(room), after, undefined, signal);
         pumps.push(
           (async () => {

@@ -3,6 +3,7 @@ import type { EventBus } from "../bus/event-bus.ts";
 import { endStalledCall } from "../call-control.ts";
 import type { Db } from "../db/database.ts";
 import { followTopic } from "../events-feed.ts";
+import type { Gate } from "../gate.ts";
 import type { StoredEvent } from "../stores/event-store.ts";
 
 /** What every live stream needs: where events are stored, how they travel, and its limits. */
@@ -17,6 +18,8 @@ export interface LiveFeeds {
   safetyPollMs: number;
   /** Told the publish-to-delivery time of each live event a stream gets from the bus. */
   observeLag?: (seconds: number) => void;
+  /** Streams' reads of the events table go through it (gate.ts): a share of the pool, not all. */
+  gate?: Gate;
 }
 
 /** The feed of one call: ends with the call, and ends a call whose client stopped reading. */
@@ -43,6 +46,7 @@ export function followForCall(
     pollMs: feeds.pollMs,
     safetyPollMs: feeds.safetyPollMs,
     observeLag: feeds.observeLag,
+    gate: feeds.gate,
     onOverflow: (err) => {
       stalled = setTimeout(() => endStalledCall(ctx, err), stalledGraceMs);
     },

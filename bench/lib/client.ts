@@ -17,40 +17,17 @@ import {
   ListUsersResponseSchema,
 } from "../../gen/switchboard/v1/user_pb.js";
 import { frame, openSession, startCall, write } from "./grpc-wire.ts";
+import { report, startClock, stopClock, type WorkerResult } from "./worker-result.ts";
 
 const token = process.env.BENCH_TOKEN ?? "";
 const [mode, url = "", ...rest] = process.argv.slice(2);
 const service = "/switchboard.v1.UserService";
 
-let cpuAtStart = process.cpuUsage();
-let cpuSeconds = 0;
-/** The clock of the measured section: wall time, and this process's CPU time. */
-function startClock(): number {
-  cpuAtStart = process.cpuUsage();
-  return performance.now();
-}
-function stopClock(started: number): number {
-  const used = process.cpuUsage(cpuAtStart);
-  cpuSeconds = (used.user + used.system) / 1e6;
-  return (performance.now() - started) / 1000;
-}
-
-interface Result {
-  /** Items done (rows streamed, users created). */
-  items: number;
-  seconds: number;
-  /** CPU time this process used between startClock() and stopClock(). */
-  cpuSeconds?: number;
-  /** Calls that ended well, and the errors seen (code: message → count). */
-  okCalls: number;
-  errors: Record<string, number>;
-}
-
 function addError(errors: Record<string, number>, what: string): void {
   errors[what] = (errors[what] ?? 0) + 1;
 }
 
-async function list(expected: number): Promise<Result> {
+async function list(expected: number): Promise<WorkerResult> {
   const session = await openSession(url);
   const request = frame(toBinary(ListUsersRequestSchema, create(ListUsersRequestSchema, { pageSize: 500 })));
   const errors: Record<string, number> = {};
@@ -68,7 +45,7 @@ async function list(expected: number): Promise<Result> {
   return { items: rows, seconds, okCalls: end.status === 0 ? 1 : 0, errors };
 }
 
-async function batch(rows: number, tag: string): Promise<Result> {
+async function batch(rows: number, tag: string): Promise<WorkerResult> {
   // 100 messages per write: the client's cost per message stays far below the server's.
   const chunks: Buffer[] = [];
   for (let i = 0; i < rows; i += 100) {
@@ -103,7 +80,7 @@ async function batch(rows: number, tag: string): Promise<Result> {
   return { items: created, seconds, okCalls: end.status === 0 ? 1 : 0, errors };
 }
 
-async function createUsers(calls: number, concurrency: number, tag: string): Promise<Result> {
+async function createUsers(calls: number, concurrency: number, tag: string): Promise<WorkerResult> {
   const requests = Array.from({ length: calls }, (_, i) =>
     frame(
       toBinary(
@@ -140,7 +117,7 @@ async function createUsers(calls: number, concurrency: number, tag: string): Pro
   return { items: okCalls, seconds, okCalls, errors };
 }
 
-let result: Result;
+let result: WorkerResult;
 switch (mode) {
   case "list":
     result = await list(Number(rest[0]));
@@ -154,5 +131,5 @@ switch (mode) {
   default:
     throw new Error(`unknown mode ${mode}`);
 }
-process.stdout.write(`${JSON.stringify({ ...result, cpuSeconds })}\n`);
+report(result);
 process.exitCode = Object.keys(result.errors).length === 0 ? 0 : 1;

@@ -12,32 +12,11 @@ import { Readable } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import postgres from "postgres";
 import { v7 as uuidv7 } from "uuid";
+import { report, startClock, stopClock, type WorkerResult } from "../lib/worker-result.ts";
 
 const databaseUrl = process.env.DATABASE_URL;
 if (!databaseUrl) throw new Error("set DATABASE_URL");
 const [mode, ...rest] = process.argv.slice(2);
-
-let cpuAtStart = process.cpuUsage();
-let cpuSeconds = 0;
-/** The clock of the measured section: wall time, and this process's CPU time. */
-function startClock(): number {
-  cpuAtStart = process.cpuUsage();
-  return performance.now();
-}
-function stopClock(started: number): number {
-  const used = process.cpuUsage(cpuAtStart);
-  cpuSeconds = (used.user + used.system) / 1e6;
-  return (performance.now() - started) / 1000;
-}
-
-interface Result {
-  items: number;
-  seconds: number;
-  /** CPU time this process used between startClock() and stopClock(). */
-  cpuSeconds?: number;
-  okCalls: number;
-  errors: Record<string, number>;
-}
 
 interface UserObject {
   id: string;
@@ -72,7 +51,7 @@ const toObject = (r: UserRecord): UserObject => ({
   role: r.role,
 });
 
-async function list(sql: postgres.Sql, expected: number): Promise<Result> {
+async function list(sql: postgres.Sql, expected: number): Promise<WorkerResult> {
   const started = startClock();
   let rows = 0;
   let checksum = 0;
@@ -96,7 +75,7 @@ async function list(sql: postgres.Sql, expected: number): Promise<Result> {
   return { items: rows, seconds, okCalls: checksum > 0 ? 1 : 0, errors };
 }
 
-async function copy(sql: postgres.Sql, rows: number, tag: string): Promise<Result> {
+async function copy(sql: postgres.Sql, rows: number, tag: string): Promise<WorkerResult> {
   const started = startClock();
   const writable = await sql`copy users (id, name, email, age) from stdin`.writable();
   async function* lines() {
@@ -117,7 +96,12 @@ async function copy(sql: postgres.Sql, rows: number, tag: string): Promise<Resul
   return { items: row?.n ?? 0, seconds, okCalls: 1, errors };
 }
 
-async function insert(sql: postgres.Sql, calls: number, concurrency: number, tag: string): Promise<Result> {
+async function insert(
+  sql: postgres.Sql,
+  calls: number,
+  concurrency: number,
+  tag: string,
+): Promise<WorkerResult> {
   const errors: Record<string, number> = {};
   let next = 0;
   let okCalls = 0;
@@ -145,7 +129,7 @@ const poolSize = mode === "insert" ? Number(rest[2]) : 1;
 const sql = postgres(databaseUrl, { max: poolSize, onnotice: () => {} });
 // Open the pool before the clock starts, as the server's is open before it is measured.
 await Promise.all(Array.from({ length: poolSize }, () => sql`select 1`));
-let result: Result;
+let result: WorkerResult;
 switch (mode) {
   case "list":
     result = await list(sql, Number(rest[0]));
@@ -160,5 +144,5 @@ switch (mode) {
     throw new Error(`unknown mode ${mode}`);
 }
 await sql.end();
-process.stdout.write(`${JSON.stringify({ ...result, cpuSeconds })}\n`);
+report(result);
 process.exitCode = Object.keys(result.errors).length === 0 ? 0 : 1;

@@ -147,8 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     maxStreamsPerAddress: int(env, "MAX_STREAMS_PER_ADDRESS", 512, 0, 1_000_000),
     streamWriteTimeoutMs: int(env, "STREAM_WRITE_TIMEOUT_MS", 30_000, 0, 3_600_000),
     dispatchPerTurn: int(env, "DISPATCH_PER_TURN", 128, 1, 100_000),
-    unaryFastPath:
-      env.UNARY_FAST_PATH === undefined || env.UNARY_FAST_PATH === "" || bool(env, "UNARY_FAST_PATH"),
+    unaryFastPath: bool(env, "UNARY_FAST_PATH", true),
   };
 }
 
@@ -162,9 +161,10 @@ function secret(env: Env, name: string): string | undefined {
   return raw;
 }
 
-function bool(env: Env, name: string): boolean {
+function bool(env: Env, name: string, fallback = false): boolean {
   const raw = (env[name] ?? "").toLowerCase();
-  if (raw === "" || raw === "false" || raw === "0") return false;
+  if (raw === "") return fallback;
+  if (raw === "false" || raw === "0") return false;
   if (raw === "true" || raw === "1") return true;
   throw new ConfigError(`${name} must be true or false, got "${raw}"`);
 }

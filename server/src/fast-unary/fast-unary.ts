@@ -179,7 +179,7 @@ async function serve(
     const body = await readBody(req, opts.readMaxBytes, call.protocol === "grpc");
     const input =
       call.protocol === "grpc"
-        ? serialization.getI(call.binary).parse(unwrapEnvelope(body, opts.readMaxBytes, method))
+        ? serialization.getI(call.binary).parse(unwrapEnvelope(body, opts.readMaxBytes))
         : serialization.getI(call.binary).parse(body);
     const output = await invokeUnaryImplementation(
       { kind: "unary", method, impl: route.impl as never },
@@ -307,7 +307,7 @@ function readBody(req: NodeRequest, readMaxBytes: number, enveloped: boolean): P
 }
 
 /** The one message of a gRPC unary request: exactly one uncompressed envelope. */
-function unwrapEnvelope(body: Uint8Array, readMaxBytes: number, method: DescMethodUnary): Uint8Array {
+function unwrapEnvelope(body: Uint8Array, readMaxBytes: number): Uint8Array {
   if (body.byteLength === 0) {
     throw new ConnectError(`protocol error: missing input message for unary method`, Code.Unimplemented);
   }
@@ -333,7 +333,6 @@ function unwrapEnvelope(body: Uint8Array, readMaxBytes: number, method: DescMeth
     // The request said it was not compressed (no grpc-encoding), yet the flag says it is.
     throw new ConnectError("received compressed envelope, but do not know how to decompress", Code.Internal);
   }
-  void method;
   return body.subarray(5, 5 + length);
 }
 

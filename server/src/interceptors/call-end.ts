@@ -10,11 +10,25 @@ export type CallEnd = (err: ConnectError | undefined) => void;
  * unary call when it answers, a stream at its last message or error, and any call when its
  * signal aborts first (the client went away, the deadline passed, shutdown), so a stream
  * parked on a client that stopped reading still ends here. The shared skeleton of the
- * request-log, metrics and tracing interceptors.
+ * request-log, metrics and tracing interceptors, which must stay outside the deadline
+ * interceptor (http-handler.ts) for unary calls to end on abort.
  */
 export function observeCalls(start: (req: AnyRequest) => CallEnd): Interceptor {
   return (next) => async (req) => {
     const observed = start(req);
+    if (req.method.methodKind === "unary") {
+      // A unary call ends when `next` settles: the deadline interceptor, inside every observer,
+      // rejects it the moment its signal aborts. No abort listener is needed (two EventTarget
+      // calls per observer per call, which showed in profiles of small calls).
+      try {
+        const res = await next(req);
+        observed(undefined);
+        return res;
+      } catch (err) {
+        observed(ConnectError.from(err));
+        throw err;
+      }
+    }
     let ended = false;
     const end = (err: unknown) => {
       if (ended) return;

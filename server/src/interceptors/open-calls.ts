@@ -20,7 +20,16 @@ export function createOpenCalls(): OpenCalls {
   const interceptor: Interceptor = (next) => async (req) => {
     const streaming = req.method.methodKind !== "unary";
     open++;
-    if (streaming) streams++;
+    if (!streaming) {
+      // Unary: over when `next` settles, which the deadline interceptor (inside) makes happen
+      // as soon as the call is aborted; no abort listener needed (see call-end.ts).
+      try {
+        return await next(req);
+      } finally {
+        open--;
+      }
+    }
+    streams++;
     let counted = true;
     const leave = () => {
       if (!counted) return;

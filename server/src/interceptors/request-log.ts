@@ -43,11 +43,22 @@ export function requestLogInterceptor(logger: Logger): Interceptor {
   // so it skips the root logger's redaction, whose wildcard paths cost more than writing the
   // line itself. The debug line with request headers keeps it.
   const completions = logger.child({}, { redact: [] });
+  // One child per method and protocol: pino serializes a child's bindings once, so each line
+  // serializes only what changes per call.
+  const linesFor = new Map<string, Logger>();
+  const completionsOf = (method: string, protocol: string): Logger => {
+    const key = `${method} ${protocol}`;
+    let child = linesFor.get(key);
+    if (!child) {
+      child = completions.child({ method, protocol });
+      linesFor.set(key, child);
+    }
+    return child;
+  };
   return (next) => {
     const observed = observeCalls((req) => {
       const started = performance.now();
       const call = req.contextValues.get(callLogKey);
-      const ids = { requestId: call?.requestId, traceId: call?.traceId };
       const method = `${req.service.typeName}/${req.method.name}`;
       const protocol = protocolOf(req.header);
       if (logger.isLevelEnabled("debug")) {
@@ -55,12 +66,18 @@ export function requestLogInterceptor(logger: Logger): Interceptor {
         req.header.forEach((value, name) => {
           headers[name] = value;
         });
-        logger.debug({ ...ids, method, protocol, headers }, "call started");
+        logger.debug(
+          { requestId: call?.requestId, traceId: call?.traceId, method, protocol, headers },
+          "call started",
+        );
       }
       return (err) => {
         const code = codeName(err);
         const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-        completions.info({ ...ids, method, protocol, code, durationMs }, "call completed");
+        completionsOf(method, protocol).info(
+          { requestId: call?.requestId, traceId: call?.traceId, code, durationMs },
+          "call completed",
+        );
       };
     })(next);
     return async (req) => {

@@ -4,14 +4,20 @@ import { createFairDispatch } from "./fair-dispatch.ts";
 import type { HttpHandler } from "./http-handler.ts";
 
 type NodeRequest = Parameters<HttpHandler>[0];
-/** Stand-ins for requests: only the connection (socket) matters to the dispatcher. */
-const on = (socket: object) => ({ socket }) as unknown as NodeRequest;
+/** Stand-ins for requests: only the connection (socket) and whether it is gone matter here. */
+const on = (socket: object, destroyed = false) => ({ socket, destroyed }) as unknown as NodeRequest;
+/** An HTTP/2 request on `session`, whose stream the client may have reset. */
+const onStream = (session: object, stream: { destroyed: boolean; closed: boolean }) =>
+  ({ stream: Object.assign(stream, { session }), destroyed: false }) as unknown as NodeRequest;
+const checkPhase = () => new Promise((r) => setImmediate(r));
 
-test("under the per-turn budget every request starts at once", () => {
+test("under the per-turn budget every request starts in the same turn, once this turn's reads are done", async () => {
   const dispatch = createFairDispatch(8);
   const started: number[] = [];
   const a = on({});
   for (let i = 0; i < 8; i++) dispatch(a, () => started.push(i));
+  assert.deepEqual(started, [], "nothing starts inside the read that delivered it");
+  await checkPhase();
   assert.deepEqual(started, [0, 1, 2, 3, 4, 5, 6, 7]);
 });
 
@@ -23,12 +29,32 @@ test("a flood from one connection does not hold back another's request", async (
   for (let i = 0; i < 1000; i++) dispatch(flood, () => order.push(`flood ${i}`));
   dispatch(other, () => order.push("other"));
   while (order.length < 1001) await new Promise((r) => setTimeout(r, 1));
-  // 8 started at once; "other" starts in the first fair round after them, not after 1,000.
+  // "other" starts in the first fair round, beside the flood's first, not after 1,000.
   const position = order.indexOf("other");
-  assert.ok(position <= 8 + 1, `the other connection's request started at position ${position}`);
+  assert.ok(position <= 1, `the other connection's request started at position ${position}`);
   assert.deepEqual(
     order.filter((s) => s !== "other"),
     Array.from({ length: 1000 }, (_, i) => `flood ${i}`),
     "one connection's requests keep their order",
   );
+});
+
+test("streams reset in the read that opened them (rapid reset) are dropped without starting", async () => {
+  const dispatch = createFairDispatch(128);
+  const started: string[] = [];
+  const session = {};
+  const streams = Array.from({ length: 100 }, () => ({ destroyed: false, closed: false }));
+  streams.forEach((stream, i) => {
+    dispatch(onStream(session, stream), () => started.push(`reset ${i}`));
+  });
+  dispatch(onStream(session, { destroyed: false, closed: false }), () => started.push("kept"));
+  // The same read goes on to the RST_STREAM frames: node:http2 closes and destroys the streams.
+  for (const [i, stream] of streams.entries()) {
+    if (i % 2) stream.destroyed = true;
+    else stream.closed = true;
+  }
+  const gone = on({}, true);
+  dispatch(gone, () => started.push("closed connection"));
+  await checkPhase();
+  assert.deepEqual(started, ["kept"]);
 });

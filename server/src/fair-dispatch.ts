@@ -2,19 +2,25 @@ import type { HttpHandler } from "./http-handler.ts";
 
 type NodeRequest = Parameters<HttpHandler>[0];
 
+interface Waiting {
+  req: NodeRequest;
+  start: () => void;
+}
+
 /**
  * Starts requests fairly across connections. Node dispatches every request that one socket
  * read delivered before it looks at any other socket, so a client that sends thousands of
  * requests at once (a burst, a flood of bad tokens, HTTP/2 rapid reset) makes every other
- * client wait behind all of them, even when each is refused cheaply. Here at most `perTurn`
- * requests start per turn of the event loop; the rest wait in a queue per connection and
- * start one per connection per round, with I/O polled between turns — so another client's
- * request waits behind a few of the flood's, not all of them. Under ordinary load no
- * request waits at all.
+ * client wait behind all of them, even when each is refused cheaply. Here requests start on
+ * the loop's check phase, once the reads of this turn are done: at most `perTurn` a turn,
+ * one per connection per round, the rest waiting in a queue per connection with I/O polled
+ * between turns — so another client's request waits behind a few of the flood's, not all of
+ * them. Waiting until the reads are done also lets a stream that its client opened and reset
+ * in the same write (rapid reset, CVE-2023-44487) be seen as gone and dropped before any
+ * work is spent on it; a request whose client left while it waited is dropped the same way.
  */
 export function createFairDispatch(perTurn: number): (req: NodeRequest, start: () => void) => void {
-  const queues = new Map<object, (() => void)[]>();
-  let startedThisTurn = 0;
+  const queues = new Map<object, Waiting[]>();
   let turnScheduled = false;
 
   const nextTurn = () => {
@@ -28,35 +34,35 @@ export function createFairDispatch(perTurn: number): (req: NodeRequest, start: (
 
   function turn(): void {
     turnScheduled = false;
-    startedThisTurn = 0;
-    while (startedThisTurn < perTurn && queues.size > 0) {
+    let started = 0;
+    while (started < perTurn && queues.size > 0) {
       for (const [connection, queue] of queues) {
-        const start = queue.shift();
+        const next = queue.shift();
         if (queue.length === 0) queues.delete(connection);
-        if (start) {
-          startedThisTurn++;
-          start();
+        if (next && !gone(next.req)) {
+          started++;
+          next.start();
         }
-        if (startedThisTurn >= perTurn) break;
+        if (started >= perTurn) break;
       }
     }
-    if (queues.size > 0 || startedThisTurn > 0) nextTurn();
+    if (queues.size > 0) nextTurn();
   }
 
   return (req, start) => {
     const connection: object = "stream" in req ? (req.stream.session ?? req.stream) : req.socket;
-    if (queues.size === 0 && startedThisTurn < perTurn) {
-      startedThisTurn++;
-      nextTurn();
-      start();
-      return;
-    }
     let queue = queues.get(connection);
     if (!queue) {
       queue = [];
       queues.set(connection, queue);
     }
-    queue.push(start);
+    queue.push({ req, start });
     nextTurn();
   };
+}
+
+/** Whether the client has already reset the request's HTTP/2 stream or closed its connection. */
+function gone(req: NodeRequest): boolean {
+  // (An HTTP/2 request's own `destroyed` stays false when its stream is reset: ask the stream.)
+  return "stream" in req ? req.stream.destroyed || req.stream.closed : req.destroyed;
 }

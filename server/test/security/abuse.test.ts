@@ -8,21 +8,19 @@ import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";
 import { after, before, test } from "node:test";
 import { Worker } from "node:worker_threads";
-import { sql } from "drizzle-orm";
 import { ChatService } from "../../../gen/switchboard/v1/chat_pb.js";
 import { type Order, OrderService, OrderStatus } from "../../../gen/switchboard/v1/order_pb.js";
 import { UserService } from "../../../gen/switchboard/v1/user_pb.js";
 import { createSignedInUser, type SignedInUser, testAdminToken } from "../support/auth.ts";
 import { clientFor, collect, streamOf } from "../support/clients.ts";
-import { startTestServer, type TestServer } from "../support/test-server.ts";
 import type { AttackName, AttackResult } from "./attacker.ts";
+import { type IsolatedServer, startIsolatedServer, type WindowStats } from "./isolated-server.ts";
 import {
   type Bystander,
   clientAs,
   fromAddress,
   type LatencyStats,
   mintToken,
-  queryRows,
   startAttackReport,
   startBystander,
   type Tally,
@@ -46,6 +44,8 @@ const env = {
 };
 /** Short attacks are repeated for at least this long, so the bystander gets a sample. */
 const minAttackMs = 1500;
+/** The bystander's quiet window measured just before each attack. */
+const quietMs = 1500;
 
 function startAttacker() {
   const worker = new Worker(new URL("./attacker.ts", import.meta.url));
@@ -73,7 +73,7 @@ function startAttacker() {
   };
 }
 
-let server: TestServer;
+let server: IsolatedServer;
 let attacker: ReturnType<typeof startAttacker>;
 let bystander: Bystander;
 let baseline: LatencyStats;
@@ -88,7 +88,8 @@ const busyRoom = "busy";
 const setupAddress = { ...fromAddress("192.0.2.1") };
 
 before(async () => {
-  server = await startTestServer(env);
+  const cpus = availableParallelism(); // (before the test process is pinned to one core)
+  server = await startIsolatedServer(env);
   attacker = startAttacker();
   assert.equal(await attacker.run("ping"), "pong");
   [mallory, victim, carol] = (await Promise.all(
@@ -132,15 +133,17 @@ before(async () => {
   const w = bystander.window();
   await new Promise((r) => setTimeout(r, 3000));
   baseline = await w.end();
+  assert.ok(baseline.n > 0, "the bystander got answers before any attack");
   assert.equal(baseline.errors, 0, baseline.firstError);
   report = startAttackReport(
     [
       `Server limits: ${Object.entries(env)
         .map(([k, v]) => `${k}=${v}`)
         .join(", ")}.`,
-      `Machine: ${availableParallelism()} CPUs; server, bystander and database on the same machine, the attacker in a worker thread of the test process.`,
+      `Machine: ${cpus} CPUs; ${server.placement}.`,
       `Bystander: one signed-in user calling GetUser/GetOrder back to back (5 ms apart) over gRPC on its own connection; baseline ${baseline.n} calls over 3 s with no attack.`,
       "Latencies are measured, not asserted; the tests assert the answers and that resources are released.",
+      "Last column: the server process's own view of each attack: CPU time, what it allocated on its heap, event-loop delay (5 ms resolution) and its GC pauses (count, total, longest).",
     ].join("\n"),
   );
 });
@@ -151,22 +154,55 @@ after(async () => {
   await server?.close();
 });
 
-/** Runs one attack with the bystander measured throughout, and reports it. */
-async function measured<T>(attack: () => Promise<T>): Promise<{ result: T; during: LatencyStats }> {
+/**
+ * Runs one attack with the bystander measured throughout, and the server measuring itself
+ * (`label` names its CPU profile when ATTACK_PROFILE_DIR is set).
+ */
+async function measured<T>(
+  label: string,
+  attack: () => Promise<T>,
+): Promise<{ result: T; during: LatencyStats; before: LatencyStats; serverStats: WindowStats }> {
+  // A quiet window just before, under the machine's load of the moment (others share it).
+  const quiet = bystander.window();
+  await new Promise((r) => setTimeout(r, quietMs));
+  const before = await quiet.end();
+  await server.windowStart();
   const w = bystander.window();
   const result = await attack();
   const during = await w.end();
+  const serverStats = await server.windowEnd(label);
   assert.ok(during.n > 0, "the bystander got answers during the attack");
   assert.equal(during.errors, 0, `the bystander's calls failed: ${during.firstError}`);
-  return { result, during };
+  return { result, during, before, serverStats };
 }
 
 const sum = (t: Tally) => Object.values(t).reduce((a, b) => a + b, 0);
 
+const gcNames: Record<string, string> = {
+  Scavenge: "scavenge",
+  MarkSweepCompact: "mark-compact",
+  IncrementalMarking: "incremental marking",
+  ProcessWeakCallbacks: "weak callbacks",
+};
+
+/** The server's own view of an attack, for the report. */
+function serverLine(s: WindowStats): string {
+  const gc = Object.entries(s.gc)
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .map(([kind, g]) => `${gcNames[kind] ?? kind} ${g.n}× ${g.ms.toFixed(0)} ms (max ${g.maxMs.toFixed(1)})`)
+    .join(", ");
+  return `CPU ${s.cpuMs.toFixed(0)} ms in ${(s.wallMs / 1000).toFixed(1)} s; allocated ${s.allocatedMb.toFixed(0)} MB (heap ${s.heapAfterMb.toFixed(0)} MB after); loop delay p99 ${s.loopDelayP99Ms.toFixed(1)} / max ${s.loopDelayMaxMs.toFixed(1)} ms; GC ${gc || "none"}`;
+}
+
 test("IDOR sweep: another user's orders read and cancelled by id over every protocol", {
   timeout: 60_000,
 }, async () => {
-  const { result, during } = await measured(() =>
+  const {
+    result,
+    during,
+    before: quiet,
+    serverStats,
+  } = await measured("idor", () =>
     attacker.run("idor", {
       baseUrl: server.url,
       token: mallory.token,
@@ -205,12 +241,20 @@ test("IDOR sweep: another user's orders read and cancelled by id over every prot
       .join("; "),
     baseline,
     during,
+    quiet,
+    server: serverLine(serverStats),
+    serverStats,
   });
 });
 
 test("spoofed chat sender: SendMessage and Chat naming the victim", { timeout: 60_000 }, async () => {
   const room = "spoof-target";
-  const { result, during } = await measured(() =>
+  const {
+    result,
+    during,
+    before: quiet,
+    serverStats,
+  } = await measured("spoof", () =>
     attacker.run("spoof", {
       baseUrl: server.url,
       token: mallory.token,
@@ -221,17 +265,16 @@ test("spoofed chat sender: SendMessage and Chat naming the victim", { timeout: 6
     }),
   );
   assert.deepEqual(Object.keys(result.answers), ["PERMISSION_DENIED"], JSON.stringify(result.answers));
-  const [posted] = await queryRows<{ n: unknown }>(
-    server,
-    sql`select count(*) as n from chat_messages where room = ${room}`,
-  );
-  assert.equal(Number(posted?.n), 0, "nothing was posted");
+  assert.equal(await server.chatMessages(room), 0, "nothing was posted");
   report.add({
     attack: "spoofed chat sender (SendMessage + Chat as the victim)",
     sent: `${result.sent} calls`,
     answers: result.answers,
     baseline,
     during,
+    quiet,
+    server: serverLine(serverStats),
+    serverStats,
   });
 });
 
@@ -253,7 +296,12 @@ test("forged, expired and otherwise bad tokens", { timeout: 60_000 }, async () =
     `Bearer ${gone.token}`,
     `Bearer ${testAdminToken.slice(0, -1)}`,
   ];
-  const { result, during } = await measured(() =>
+  const {
+    result,
+    during,
+    before: quiet,
+    serverStats,
+  } = await measured("badTokens", () =>
     attacker.run("badTokens", {
       baseUrl: server.url,
       headers,
@@ -269,13 +317,21 @@ test("forged, expired and otherwise bad tokens", { timeout: 60_000 }, async () =
     answers: result.answers,
     baseline,
     during,
+    quiet,
+    server: serverLine(serverStats),
+    serverStats,
   });
 });
 
 test("oversize messages: 1 MiB requests against a 64 KiB limit, and length prefixes claiming 1 GiB", {
   timeout: 60_000,
 }, async () => {
-  const { result, during } = await measured(() =>
+  const {
+    result,
+    during,
+    before: quiet,
+    serverStats,
+  } = await measured("oversize", () =>
     attacker.run("oversize", {
       baseUrl: server.url,
       token: mallory.token,
@@ -286,23 +342,27 @@ test("oversize messages: 1 MiB requests against a 64 KiB limit, and length prefi
     }),
   );
   assert.deepEqual(Object.keys(result.answers), ["RESOURCE_EXHAUSTED"], JSON.stringify(result.answers));
-  const [posted] = await queryRows<{ n: unknown }>(
-    server,
-    sql`select count(*) as n from chat_messages where room = 'oversize'`,
-  );
-  assert.equal(Number(posted?.n), 0);
+  assert.equal(await server.chatMessages("oversize"), 0);
   report.add({
     attack: "oversize messages (1 MiB × 40 per protocol; 200 gRPC prefixes claiming 1 GiB)",
     sent: `${result.sent} calls`,
     answers: result.answers,
     baseline,
     during,
+    quiet,
+    server: serverLine(serverStats),
+    serverStats,
   });
 });
 
 test("10,000 requests in a burst from one user", { timeout: 90_000 }, async () => {
   const hasty = await createSignedInUser(server.url, { name: "Hasty" });
-  const { result, during } = await measured(() =>
+  const {
+    result,
+    during,
+    before: quiet,
+    serverStats,
+  } = await measured("burst", () =>
     attacker.run("burst", { baseUrl: server.url, token: hasty.token, xff: "198.51.100.14", count: 10_000 }),
   );
   const ok = result.answers.OK ?? 0;
@@ -326,6 +386,9 @@ test("10,000 requests in a burst from one user", { timeout: 90_000 }, async () =
     answers: result.answers,
     baseline,
     during,
+    quiet,
+    server: serverLine(serverStats),
+    serverStats,
   });
 });
 
@@ -342,15 +405,14 @@ test("5,000 idle streams from one client over 50 connections", { timeout: 90_000
   );
   assert.equal(made.successCount, 50);
   const tokens = await Promise.all(made.users.map((u) => mintToken({ sub: u.id })));
-  const baseStreams = server.ctx.openCalls.streams();
-  const baseSubscriptions = server.ctx.bus.subscriptionCount();
-  const cacheBefore = { ...server.ctx.userCache.stats() };
+  const before = await server.probe();
   let peak = 0;
-  let peakDb = 0;
-  const sampler = setInterval(() => {
-    peakDb = Math.max(peakDb, server.ctx.database.inFlight());
-  }, 5);
-  const { result, during } = await measured(async () => {
+  const {
+    result,
+    during,
+    before: quiet,
+    serverStats,
+  } = await measured("idle", async () => {
     await attacker.run("idleOpen", {
       baseUrl: server.url,
       tokens,
@@ -363,8 +425,9 @@ test("5,000 idle streams from one client over 50 connections", { timeout: 90_000
     const until = Date.now() + 60_000;
     for (;;) {
       const status = await attacker.run<{ refused: Tally; pending: number }>("idleStatus");
-      const open = server.ctx.openCalls.streams() - baseStreams;
-      const subscribed = server.ctx.bus.subscriptionCount() - baseSubscriptions;
+      const now = await server.probe();
+      const open = now.streams - before.streams;
+      const subscribed = now.subscriptions - before.subscriptions;
       peak = Math.max(peak, open);
       if (sum(status.refused) + subscribed >= 5000 && open === subscribed && status.pending === open) break;
       if (Date.now() > until) {
@@ -372,9 +435,8 @@ test("5,000 idle streams from one client over 50 connections", { timeout: 90_000
       }
       await new Promise((r) => setTimeout(r, 100));
     }
-    clearInterval(sampler);
     const status = await attacker.run<{ refused: Tally; pending: number }>("idleStatus");
-    const held = server.ctx.openCalls.streams() - baseStreams;
+    const held = (await server.probe()).streams - before.streams;
     // Hold them a moment, as an idle client would.
     await new Promise((r) => setTimeout(r, 500));
     return { refused: status.refused, held };
@@ -390,13 +452,12 @@ test("5,000 idle streams from one client over 50 connections", { timeout: 90_000
   await attacker.run("idleRelease");
   const start = performance.now();
   const until = Date.now() + 30_000;
-  while (
-    server.ctx.openCalls.streams() !== baseStreams ||
-    server.ctx.bus.subscriptionCount() !== baseSubscriptions
-  ) {
+  for (;;) {
+    const now = await server.probe();
+    if (now.streams === before.streams && now.subscriptions === before.subscriptions) break;
     if (Date.now() > until) {
       assert.fail(
-        `not released: ${server.ctx.openCalls.streams() - baseStreams} streams, ${server.ctx.bus.subscriptionCount() - baseSubscriptions} subscriptions left`,
+        `not released: ${now.streams - before.streams} streams, ${now.subscriptions - before.subscriptions} subscriptions left`,
       );
     }
     await new Promise((r) => setTimeout(r, 50));
@@ -404,16 +465,20 @@ test("5,000 idle streams from one client over 50 connections", { timeout: 90_000
   const releasedMs = performance.now() - start;
   const duringRelease = await release.end();
   assert.equal(duringRelease.errors, 0);
+  const after = await server.probe();
   report.add({
     attack: "5,000 idle Subscribe streams, 50 connections × 100, 50 accounts, one address",
     sent: "5,000 streams",
     answers: `open (held) ${result.held}, ${Object.entries(result.refused)
       .map(([k, v]) => `${k} ${v}`)
       .join(", ")}; peak open calls ${peak}; user-cache misses for the 50 accounts: ${
-      server.ctx.userCache.stats().loads - cacheBefore.loads
-    } database loads, ${server.ctx.userCache.stats().sharedHits - cacheBefore.sharedHits} Redis reads; peak database work in flight ${peakDb}; all released ${releasedMs.toFixed(0)} ms after the client closed them`,
+      after.userCacheLoads - before.userCacheLoads
+    } database loads, ${after.userCacheSharedHits - before.userCacheSharedHits} Redis reads; peak database work in flight ${serverStats.peakDbInFlight}; all released ${releasedMs.toFixed(0)} ms after the client closed them`,
     baseline,
     during,
+    quiet,
+    server: serverLine(serverStats),
+    serverStats,
   });
   console.log(
     `bystander while 5,000 streams closed: p50 ${duringRelease.p50.toFixed(1)} ms, p99 ${duringRelease.p99.toFixed(1)} ms (${duringRelease.n} calls)`,
@@ -421,9 +486,13 @@ test("5,000 idle streams from one client over 50 connections", { timeout: 90_000
 });
 
 test("a client that opens streams and never reads", { timeout: 60_000 }, async () => {
-  const baseStreams = server.ctx.openCalls.streams();
-  const baseSubscriptions = server.ctx.bus.subscriptionCount();
-  const { result, during } = await measured(() =>
+  const before = await server.probe();
+  const {
+    result,
+    during,
+    before: quiet,
+    serverStats,
+  } = await measured("neverRead", () =>
     attacker.run("neverRead", {
       baseUrl: server.url,
       token: mallory.token,
@@ -434,10 +503,9 @@ test("a client that opens streams and never reads", { timeout: 60_000 }, async (
   );
   assert.deepEqual(result.answers, { "reset ENHANCE_YOUR_CALM": 30 });
   const until = Date.now() + 10_000;
-  while (
-    server.ctx.openCalls.streams() !== baseStreams ||
-    server.ctx.bus.subscriptionCount() !== baseSubscriptions
-  ) {
+  for (;;) {
+    const now = await server.probe();
+    if (now.streams === before.streams && now.subscriptions === before.subscriptions) break;
     if (Date.now() > until) assert.fail("the stalled streams were not released");
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -451,14 +519,22 @@ test("a client that opens streams and never reads", { timeout: 60_000 }, async (
       .join(", ")} after ${extra.firstResetMs.toFixed(0)}–${extra.lastResetMs.toFixed(0)} ms`,
     baseline,
     during,
+    quiet,
+    server: serverLine(serverStats),
+    serverStats,
   });
 });
 
 test("HTTP/2 rapid reset (CVE-2023-44487): streams opened and cancelled at once, thousands per connection", {
   timeout: 60_000,
 }, async () => {
-  const baseStreams = server.ctx.openCalls.streams();
-  const { result, during } = await measured(() =>
+  const before = await server.probe();
+  const {
+    result,
+    during,
+    before: quiet,
+    serverStats,
+  } = await measured("rapidReset", () =>
     attacker.run("rapidReset", {
       port: server.port,
       token: mallory.token,
@@ -468,7 +544,7 @@ test("HTTP/2 rapid reset (CVE-2023-44487): streams opened and cancelled at once,
     }),
   );
   const until = Date.now() + 10_000;
-  while (server.ctx.openCalls.streams() !== baseStreams) {
+  while ((await server.probe()).streams !== before.streams) {
     if (Date.now() > until) assert.fail("streams of the reset connections were not released");
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -488,5 +564,8 @@ test("HTTP/2 rapid reset (CVE-2023-44487): streams opened and cancelled at once,
       )} (connections); the server took up ${per.min}–${per.max} streams per connection before it went away`,
     baseline,
     during,
+    quiet,
+    server: serverLine(serverStats),
+    serverStats,
   });
 });

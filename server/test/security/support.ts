@@ -275,6 +275,8 @@ export function startBystander(call: () => Promise<unknown>, pauseMs = 5): Bysta
 }
 
 const reportUrl = new URL("../../../test-results/attack-report.md", import.meta.url);
+/** The same figures, for comparing runs by script. */
+const reportJsonUrl = new URL("../../../test-results/attack-report.json", import.meta.url);
 
 export interface AttackRow {
   attack: string;
@@ -284,6 +286,12 @@ export interface AttackRow {
   answers: Tally | string;
   baseline: LatencyStats;
   during: LatencyStats;
+  /** The bystander in a quiet window just before the attack, under the machine's load of the moment. */
+  quiet?: LatencyStats;
+  /** The server's own measurements during the attack (CPU, event-loop delay, GC). */
+  server?: string;
+  /** The same, as numbers (for the JSON copy). */
+  serverStats?: object;
 }
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");
@@ -296,19 +304,25 @@ export function startAttackReport(intro: string): { add(row: AttackRow): string 
     "",
     intro,
     "",
-    "| attack | sent | answered | bystander calls (errors) | p50 ms: baseline → during | p99 ms: baseline → during | p99 ratio |",
-    "|---|---|---|---|---|---|---|",
+    "| attack | sent | answered | bystander calls (errors) | p50 ms: baseline → during | p99 ms: baseline (just before) → during | p99 ratio (to just before) | server during the attack |",
+    "|---|---|---|---|---|---|---|---|",
   ].join("\n");
   writeFileSync(reportUrl, `${header}\n`);
   console.log(header);
+  const rows: AttackRow[] = [];
   return {
     add(row) {
+      rows.push(row);
+      writeFileSync(reportJsonUrl, `${JSON.stringify(rows, null, 1)}\n`);
       const answers = typeof row.answers === "string" ? row.answers : formatTally(row.answers);
-      const ratio = row.during.p99 / row.baseline.p99;
+      const ratio = (to: LatencyStats) => {
+        const r = row.during.p99 / to.p99;
+        return Number.isFinite(r) ? `${r.toFixed(2)}×` : "–";
+      };
       const line =
         `| ${row.attack} | ${row.sent} | ${answers} | ${row.during.n} (${row.during.errors}) | ` +
-        `${ms(row.baseline.p50)} → ${ms(row.during.p50)} | ${ms(row.baseline.p99)} → ${ms(row.during.p99)} | ` +
-        `${Number.isFinite(ratio) ? ratio.toFixed(2) : "–"}× |`;
+        `${ms(row.baseline.p50)} → ${ms(row.during.p50)} | ${ms(row.baseline.p99)}${row.quiet ? ` (${ms(row.quiet.p99)})` : ""} → ${ms(row.during.p99)} | ` +
+        `${ratio(row.baseline)}${row.quiet ? ` (${ratio(row.quiet)})` : ""} | ${row.server ?? ""} |`;
       appendFileSync(reportUrl, `${line}\n`);
       console.log(line);
       return line;

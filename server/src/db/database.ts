@@ -1,4 +1,5 @@
 import { mkdirSync } from "node:fs";
+import { connect, type Socket } from "node:net";
 import { fileURLToPath } from "node:url";
 import { PGlite } from "@electric-sql/pglite";
 import { sql } from "drizzle-orm";
@@ -77,7 +78,8 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
     idle_timeout: 60,
     connect_timeout: 10,
     onnotice: () => {},
-  });
+    socket: noDelaySockets(),
+  } as postgres.Options<Record<string, postgres.PostgresType>>);
   const instruments = opts.instruments ?? createInstruments(undefined);
   const db = drizzlePostgres({ client: instrumentPostgres(client, instruments), schema });
   return {
@@ -89,6 +91,32 @@ async function openPostgres(url: string, opts: DatabaseOptions): Promise<Databas
       await client`select 1`;
     },
     close: () => client.end({ timeout: 5 }),
+  };
+}
+
+/** What postgres-js tells a `socket` factory of where to connect (host lists rotate). */
+interface SocketTarget {
+  host: string[];
+  port: number[];
+  path: string | false;
+}
+
+/**
+ * postgres-js's connections as it would open them, but with Nagle's algorithm off: it leaves
+ * it on, so a small message right after a large one (the end of a COPY, the COMMIT after it)
+ * waited for the server's delayed ACK, about 40 ms per batch of an import (measured: a
+ * 1,000-row COPY and its commit took 58 ms with it, 25 ms without). Hosts are tried in turn,
+ * as postgres-js does on reconnects.
+ */
+function noDelaySockets(): (target: SocketTarget) => Socket {
+  let next = 0;
+  return (target) => {
+    const i = next++ % target.host.length;
+    const socket = target.path
+      ? connect(target.path)
+      : connect({ host: target.host[i] ?? "localhost", port: target.port[i] ?? 5432 });
+    socket.setNoDelay(true);
+    return socket;
   };
 }
 

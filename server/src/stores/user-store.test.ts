@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { openTestDatabase } from "../../test/support/test-database.ts";
 import type { Database } from "../db/database.ts";
+import { startUserImport } from "./user-import.ts";
 import * as store from "./user-store.ts";
 
 let database: Database;
@@ -34,23 +35,11 @@ test("updateUser bumps the version and tells stale from missing", async () => {
   });
 });
 
-test("insertUsers skips emails that exist, in the table or earlier in the batch", async () => {
-  await store.createUser(database.db, { name: "Old", email: "old@example.com", age: 1 });
-  const rows = await store.insertUsers(database.db, [
-    { name: "New", email: "new@example.com", age: 1 },
-    { name: "Old again", email: "OLD@example.com", age: 1 },
-    { name: "New again", email: "new@example.com", age: 1 },
-  ]);
-  assert.deepEqual(
-    rows.map((r) => r.name),
-    ["New"],
-  );
-});
-
 test("listUsersPage walks the table in id order, page by page", async () => {
-  const made = await store.insertUsers(
+  const { rows: made } = await startUserImport().write(
     database.db,
     Array.from({ length: 10 }, (_, i) => ({ name: `page-${i}`, email: `page-${i}@example.com`, age: 1 })),
+    10,
   );
   const seen: string[] = [];
   let after: string | undefined;

@@ -1,8 +1,8 @@
 import { and, asc, eq, gt, ilike, or, type SQL, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
-import { v7 as uuidv7 } from "uuid";
 import type { Db } from "../db/database.ts";
 import { type Role, type UserRow, userColumns, users } from "../db/schema.ts";
+import { uuidv7 } from "./uuid-v7.ts";
 
 export interface NewUser {
   name: string;
@@ -40,20 +40,6 @@ export async function createUser(db: Db, input: NewUser): Promise<UserRow> {
     .returning(userColumns);
   if (!row) throw new Error("insert returned no row");
   return row;
-}
-
-/**
- * Inserts many users in one statement. Rows whose email already exists (in the table or
- * earlier in the same batch) are skipped rather than failing the batch; the caller learns
- * which by comparing the returned emails with what it sent.
- */
-export async function insertUsers(db: Db, input: NewUser[]): Promise<UserRow[]> {
-  if (input.length === 0) return [];
-  return db
-    .insert(users)
-    .values(input.map((u) => ({ id: uuidv7(), name: u.name, email: normalizeEmail(u.email), age: u.age })))
-    .onConflictDoNothing({ target: users.email })
-    .returning(userColumns);
 }
 
 export async function getUser(db: Db, id: string): Promise<UserRow | undefined> {

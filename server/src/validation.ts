@@ -1,6 +1,7 @@
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import { createValidator, violationsToProto } from "@bufbuild/protovalidate";
 import { Code, ConnectError } from "@connectrpc/connect";
+import { compileQuickCheck, type QuickCheck } from "./quick-validation.ts";
 
 /** Checks a message against the protovalidate rules in its proto; undefined when valid. */
 export type CheckMessage = <Desc extends DescMessage>(
@@ -12,10 +13,19 @@ export type CheckMessage = <Desc extends DescMessage>(
  * One validator for the process: it compiles each message's rules once and caches them.
  * A violation becomes INVALID_ARGUMENT naming the field, with the violations as an error
  * detail (buf.validate.Violations) so a form can put each message beside its input.
+ * Messages with simple rules are first given a quick check (quick-validation.ts): one that
+ * passes it is valid; anything else gets protovalidate's verdict.
  */
 export function createMessageChecker(): CheckMessage {
   const validator = createValidator();
+  const quickChecks = new Map<DescMessage, QuickCheck | undefined>();
   return (schema, message) => {
+    let quick = quickChecks.get(schema);
+    if (quick === undefined && !quickChecks.has(schema)) {
+      quick = compileQuickCheck(schema);
+      quickChecks.set(schema, quick);
+    }
+    if (quick?.(message)) return undefined;
     const result = validator.validate(schema, message);
     switch (result.kind) {
       case "valid":

@@ -70,7 +70,10 @@ function compileField(field: DescField): QuickCheck | undefined {
       const value = (message as Record<string, unknown>)[name];
       if (typeof value !== "string") return false;
       if (skipZero && value === "") return true;
-      if (minLen !== undefined || maxLen !== undefined) {
+      // A string has between half its UTF-16 length and that length in code points: count
+      // them only when the bounds fall in between.
+      const units = value.length;
+      if ((minLen !== undefined && units < 2 * minLen) || (maxLen !== undefined && units > maxLen)) {
         const length = codePoints(value);
         if (minLen !== undefined && length < minLen) return false;
         if (maxLen !== undefined && length > maxLen) return false;

@@ -19,7 +19,7 @@ import { metricsInterceptor } from "./interceptors/metrics.ts";
 import { rateLimitInterceptor } from "./interceptors/rate-limit.ts";
 import { requestLogInterceptor } from "./interceptors/request-log.ts";
 import { shutdownInterceptor } from "./interceptors/shutdown.ts";
-import { streamLimitInterceptor } from "./interceptors/stream-limits.ts";
+import { createStreamLimiter } from "./interceptors/stream-limits.ts";
 import { tracingInterceptor } from "./interceptors/tracing.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { routes } from "./routes.ts";
@@ -43,6 +43,11 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
   // Outermost first: count the call, trace it, log and measure it (seeing codes as mapped),
   // map errors at the edge, then enforce the deadline; then who is calling and may they,
   // how often and how many streams; then validate. Both paths below run exactly these.
+  const streamLimits = createStreamLimiter({
+    perUser: config.maxStreamsPerUser,
+    perAddress: config.maxStreamsPerAddress,
+    addressOf,
+  });
   const interceptors: Interceptor[] = [
     ctx.openCalls.interceptor,
     tracingInterceptor(ctx.telemetry),
@@ -53,11 +58,7 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     deadlineInterceptor(),
     authInterceptor(ctx.authenticate),
     rateLimitInterceptor({ ...ctx.rateLimits, addressOf }),
-    streamLimitInterceptor({
-      perUser: config.maxStreamsPerUser,
-      perAddress: config.maxStreamsPerAddress,
-      addressOf,
-    }),
+    streamLimits.interceptor,
     validationInterceptor(ctx.checkMessage),
   ];
   const register = routes(ctx);
@@ -153,6 +154,8 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
           socket.end();
         });
       }
+      // A stream from an address at its cap is refused before connect-node builds the call.
+      if (streamLimits.refuseEarly(req, res)) return;
       rpc(req, res);
     });
   };

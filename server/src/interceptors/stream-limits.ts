@@ -1,6 +1,12 @@
 import { Code, ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { isAdmin, principalKey } from "../auth/principal.ts";
+import { callContextValues } from "../call-control.ts";
+import type { HttpHandler } from "../http-handler.ts";
+import { answerStreamRefused } from "../refusal-response.ts";
 import { observeCalls } from "./call-end.ts";
+
+type NodeRequest = Parameters<HttpHandler>[0];
+type NodeResponse = Parameters<HttpHandler>[1];
 
 export interface StreamLimits {
   /** Open streams one signed-in user may hold across all connections (admins exempt); 0: no limit. */
@@ -10,19 +16,33 @@ export interface StreamLimits {
   addressOf: (values: ContextValues) => string;
 }
 
+export interface StreamLimiter {
+  /** Counts streams as they open and close, and refuses those over a cap. */
+  readonly interceptor: Interceptor;
+  /**
+   * Answers a new stream from an address already at its cap with RESOURCE_EXHAUSTED before the
+   * call is built (no body read, no interceptors): true when it answered. The interceptor still
+   * refuses what gets past this (a user over their own cap, streams racing to the last slot).
+   */
+  refuseEarly(req: NodeRequest, res: NodeResponse): boolean;
+}
+
 /**
  * Caps the streams one user and one address hold open on this instance, so a client cannot
  * park thousands of idle subscriptions (HTTP/2's MAX_CONCURRENT_STREAMS caps one connection,
  * not many). A stream over the cap is refused with RESOURCE_EXHAUSTED before it starts.
  */
-export function streamLimitInterceptor(limits: StreamLimits): Interceptor {
+export function createStreamLimiter(limits: StreamLimits): StreamLimiter {
   const byUser = new Map<string, number>();
   const byAddress = new Map<string, number>();
+  // Request paths of the streaming methods, learnt from the calls the interceptor sees: the
+  // early refusal tells a stream from a unary call by its path alone.
+  const streamingPaths = new Set<string>();
+  const overCap = (who: string, max: number) =>
+    new ConnectError(`too many open streams for ${who} (at most ${max})`, Code.ResourceExhausted);
   const enter = (counts: Map<string, number>, key: string, max: number, who: string) => {
     const n = counts.get(key) ?? 0;
-    if (n >= max) {
-      throw new ConnectError(`too many open streams for ${who} (at most ${max})`, Code.ResourceExhausted);
-    }
+    if (n >= max) throw overCap(who, max);
     counts.set(key, n + 1);
   };
   const leave = (counts: Map<string, number>, key: string) => {
@@ -31,8 +51,9 @@ export function streamLimitInterceptor(limits: StreamLimits): Interceptor {
     else counts.set(key, n);
   };
   const none = () => {};
-  return observeCalls((req) => {
+  const interceptor = observeCalls((req) => {
     if (req.method.methodKind === "unary") return none;
+    streamingPaths.add(`/${req.service.typeName}/${req.method.name}`);
     const principal = req.contextValues.get(principalKey);
     const user = limits.perUser > 0 && principal && !isAdmin(principal) ? principal.userId : undefined;
     const address = limits.perAddress > 0 ? limits.addressOf(req.contextValues) : undefined;
@@ -50,4 +71,21 @@ export function streamLimitInterceptor(limits: StreamLimits): Interceptor {
       if (user !== undefined) leave(byUser, user);
     };
   });
+  return {
+    interceptor,
+    refuseEarly(req, res) {
+      if (limits.perAddress <= 0 || byAddress.size === 0) return false;
+      const url = req.url ?? "";
+      const query = url.indexOf("?");
+      if (!streamingPaths.has(query < 0 ? url : url.slice(0, query))) return false;
+      const address = limits.addressOf(callContextValues(req));
+      if ((byAddress.get(address) ?? 0) < limits.perAddress) return false;
+      return answerStreamRefused(req, res, overCap("this address", limits.perAddress));
+    },
+  };
+}
+
+/** The interceptor alone, for a server that does not refuse early. */
+export function streamLimitInterceptor(limits: StreamLimits): Interceptor {
+  return createStreamLimiter(limits).interceptor;
 }

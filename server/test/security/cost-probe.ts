@@ -44,7 +44,9 @@ const outcome = async (call: () => Promise<unknown>) => {
     await call();
     return "OK";
   } catch (err) {
-    return codeName(ConnectError.from(err).code);
+    const ce = ConnectError.from(err);
+    if (process.env.PROBE_MESSAGES) return `${codeName(ce.code)}: ${ce.rawMessage}`;
+    return codeName(ce.code);
   }
 };
 
@@ -138,6 +140,41 @@ const scenarios: Record<string, () => Promise<void>> = {
     await new Promise((r) => setTimeout(r, 1000));
     const n = 2000;
     await measure("stream refused", n, () =>
+      pool(
+        100,
+        Array.from(
+          { length: n },
+          () => () =>
+            outcome(async () => {
+              for await (const _ of chat.subscribe({ room: "probe" })) break;
+            }),
+        ),
+      ),
+    );
+    abort.abort();
+    await Promise.all(held);
+  },
+  async addressRefused() {
+    // Hold the address's 512 streams (16 users × 32), then every further Subscribe from it is refused.
+    const address = fromAddress("198.51.100.6");
+    const holders = await Promise.all(
+      Array.from({ length: 16 }, (_, i) => createSignedInUser(server.url, { name: `Holder ${i}` })),
+    );
+    const abort = new AbortController();
+    const held = holders.flatMap((h) => {
+      const chat = createClient(ChatService, transportAs("grpc", server.url, h.token, address));
+      return Array.from({ length: 32 }, () =>
+        chat
+          .subscribe({ room: "probe" }, { signal: abort.signal })
+          [Symbol.asyncIterator]()
+          .next()
+          .catch(() => {}),
+      );
+    });
+    await new Promise((r) => setTimeout(r, 3000));
+    const chat = createClient(ChatService, transportAs("grpc", server.url, mallory.token, address));
+    const n = 2000;
+    await measure("address refused", n, () =>
       pool(
         100,
         Array.from(

@@ -55,6 +55,11 @@ export interface IsolatedServer {
   close(): Promise<void>;
 }
 
+function overrides(): Record<string, string> {
+  const raw = process.env.ATTACK_SERVER_SETTINGS;
+  return raw ? (JSON.parse(raw) as Record<string, string>) : {};
+}
+
 /** Whether `taskset -c 1` works here and there are two cores to pin to. */
 function canPin(): boolean {
   if (availableParallelism() < 2) return false;
@@ -65,7 +70,8 @@ function canPin(): boolean {
 /**
  * Starts server-process.ts with `env` (its settings, as for startTestServer) and resolves once
  * it listens. Extra node flags for the server (e.g. --trace-gc) come from ATTACK_SERVER_NODE_ARGS;
- * ATTACK_PROFILE_DIR makes it write a CPU profile per measured window.
+ * ATTACK_PROFILE_DIR makes it write a CPU profile per measured window, and
+ * ATTACK_SERVER_SETTINGS (JSON) overrides settings, to try a change of limits without an edit.
  */
 export async function startIsolatedServer(env: Record<string, string>): Promise<IsolatedServer> {
   const pinned = canPin();
@@ -78,7 +84,7 @@ export async function startIsolatedServer(env: Record<string, string>): Promise<
     execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
   }
   const child: ChildProcess = spawn(command, args, {
-    env: { ...process.env, ATTACK_SERVER_ENV: JSON.stringify(env) },
+    env: { ...process.env, ATTACK_SERVER_ENV: JSON.stringify({ ...env, ...overrides() }) },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));

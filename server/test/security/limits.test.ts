@@ -415,6 +415,46 @@ describe("MAX_STREAMS_PER_USER, MAX_STREAMS_PER_ADDRESS and MAX_CONCURRENT_STREA
     await eventually("released", () => server.ctx.openCalls.streams() === base);
   });
 
+  test("a stream from an address at its cap is refused over every protocol before the call is built", async () => {
+    const base = server.ctx.openCalls.streams();
+    const address = "10.5.0.1";
+    const open = [];
+    for (let i = 0; i < 4; i++) open.push(await subscribe("grpc", testAdminToken, address));
+    assert.deepEqual(
+      open.map((s) => s.outcome),
+      ["OK", "OK", "OK", "OK"],
+    );
+    const calls = async () =>
+      (await server.ctx.metrics.rpcRequests.get()).values
+        .filter((v) => v.labels.method === "Subscribe")
+        .reduce((n, v) => n + v.value, 0);
+    const before = await calls();
+    for (const protocol of protocolNames) {
+      const s = await subscribe(protocol, testAdminToken, address);
+      assert.equal(s.outcome, "too many open streams for this address (at most 4)", protocol);
+    }
+    // A bidi stream, whose client has not finished sending, is answered all the same.
+    const abort = new AbortController();
+    const chat = clientAs(ChatService, server.url, "grpc", testAdminToken, fromAddress(address)).chat(
+      (async function* () {
+        yield { room: "early-refusal" };
+        await new Promise((r) => abort.signal.addEventListener("abort", r));
+      })(),
+      { signal: abort.signal },
+    );
+    const chatError = await failure(collect(chat));
+    abort.abort();
+    assert.equal(chatError?.code, Code.ResourceExhausted);
+    assert.equal(await calls(), before, "no refused call reached the interceptors (none was counted)");
+    assert.equal(server.ctx.openCalls.streams(), base + 4);
+    for (const s of open) s.close();
+    await eventually("released", () => server.ctx.openCalls.streams() === base);
+    const after = await subscribe("connect-binary-h2c", testAdminToken, address);
+    assert.equal(after.outcome, "OK", "below the cap again, streams open as usual");
+    after.close();
+    await eventually("released", () => server.ctx.openCalls.streams() === base);
+  });
+
   test("HTTP/2: the server announces MAX_CONCURRENT_STREAMS; a client that respects it waits, one that exceeds it loses the connection", async () => {
     const base = server.ctx.openCalls.streams();
     const body = grpcFrame(toBinary(SubscribeRequestSchema, create(SubscribeRequestSchema, { room })));

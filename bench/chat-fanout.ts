@@ -13,9 +13,9 @@
 //   DATABASE_URL=postgres://… REDIS_URL=redis://… node bench/chat-fanout.ts [subscribers=1000] [rate=200] [seconds=3]
 //
 // Subscribers are plain gRPC over node:http2 (50 streams per connection, under the server's
-// default cap of 100 concurrent streams per connection), decoding each frame with the
-// generated schema: a client far lighter than the servers it measures, which matters on a
-// 2-core machine where clients, servers, PostgreSQL and Redis share the CPUs. Each message's
+// default cap of 100 concurrent streams per connection), reading from each message the two
+// fields the check needs (readDelivery): a client far lighter than the servers it measures,
+// which matters on a 2-core machine where clients, servers, PostgreSQL and Redis share the CPUs. Each message's
 // content carries its index and send time (performance.now() of this process, right before
 // SendMessage); a delivery's delay is its receipt time minus that. Every subscriber must get
 // every message exactly once and in sequence order, or the script says so and exits 1.
@@ -27,26 +27,29 @@
 //
 // The instances inherit this process's environment apart from the variables set below, so a
 // server setting can be tried without editing anything, e.g. EVENT_POLL_MS=60000 to see what
-// each stream's periodic look at the events table costs with 1,000 streams. They share one
-// admin token and signing key, and run with the rate and stream limits off unless the
-// environment sets them (bench/auth.ts): 1,000 streams from one address is the point here.
-// Every call, the raw subscribers' included, is the admin's.
+// each stream's periodic look at the events table costs with 1,000 streams (and SETUPS=two runs
+// the two-instance setup only). They share one admin token and signing key, and run with the
+// rate and stream limits off unless the environment sets them (bench/auth.ts): 1,000 streams
+// from one address is the point here. Every call, the raw subscribers' included, is the admin's.
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { type ClientHttp2Session, connect } from "node:http2";
 import { createInterface } from "node:readline";
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { create, toBinary } from "@bufbuild/protobuf";
+import { BinaryReader } from "@bufbuild/protobuf/wire";
 import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { Redis } from "ioredis";
 import postgres from "postgres";
 import {
+  ChatMessageSchema,
   ChatService,
   SubscribeRequestSchema,
   SubscribeResponseSchema,
 } from "../gen/switchboard/v1/chat_pb.js";
 import { UserService } from "../gen/switchboard/v1/user_pb.js";
 import { asAdmin, benchAdminToken, benchAuth, limitsOff } from "./auth.ts";
+import { cpuSecondsOf } from "./lib/proc.ts";
 
 const subscriberCount = Number(process.argv[2] ?? 1000);
 const rate = Number(process.argv[3] ?? 200);
@@ -134,6 +137,37 @@ async function stopInstance({ proc, url }: Instance): Promise<void> {
   clearTimeout(timer);
 }
 
+// The fields a delivery is checked by, numbered as the generated schema says.
+const messageField = SubscribeResponseSchema.field.message.number;
+const sequenceField = ChatMessageSchema.field.sequence.number;
+const contentField = ChatMessageSchema.field.content.number;
+
+/**
+ * Reads a SubscribeResponse's message sequence and content straight off the wire, skipping
+ * the rest: fromBinary builds every field of every message (the timestamp, four strings), and
+ * at 200,000 deliveries a second that alone made this client the bottleneck of the run.
+ */
+function readDelivery(bytes: Uint8Array, onMessage: (sequence: number, content: string) => void): void {
+  const response = new BinaryReader(bytes);
+  while (response.pos < response.len) {
+    const [no, type] = response.tag();
+    if (no !== messageField) {
+      response.skip(type, no);
+      continue;
+    }
+    const message = new BinaryReader(response.bytes());
+    let sequence = 0;
+    let content = "";
+    while (message.pos < message.len) {
+      const [field, wireType] = message.tag();
+      if (field === sequenceField) sequence = Number(message.int64());
+      else if (field === contentField) content = message.string();
+      else message.skip(wireType, field);
+    }
+    onMessage(sequence, content);
+  }
+}
+
 /** One Subscribe stream, raw gRPC over an HTTP/2 session; calls back per message. */
 function subscribe(
   session: ClientHttp2Session,
@@ -160,9 +194,8 @@ function subscribe(
     while (pending.length >= 5) {
       const length = pending.readUInt32BE(1);
       if (pending.length < 5 + length) break;
-      const { message } = fromBinary(SubscribeResponseSchema, pending.subarray(5, 5 + length));
+      readDelivery(pending.subarray(5, 5 + length), onMessage);
       pending = pending.subarray(5 + length);
-      if (message) onMessage(Number(message.sequence), message.content);
     }
   });
   const onHeaders = (headers: Record<string, unknown>) => {
@@ -199,6 +232,8 @@ interface RunResult {
   afterAck: { p50: number; p99: number };
   /** SendMessage round trip. */
   ack: { p50: number; p99: number };
+  /** CPU seconds each instance, and this process, used from the first send to the end of the wait. */
+  cpu: { instances: number[]; client: number };
 }
 
 /** Percentiles over `total` samples of which only the `sorted` ones are finite. */
@@ -306,6 +341,8 @@ async function run(label: string, instances: Instance[], withRedis: boolean): Pr
   const ackedAt = new Float64Array(messageCount + 1).fill(Number.NaN);
   let pending = 0;
   let sendFailures = 0;
+  const cpuOfInstances = () => instances.map((i) => (i.proc.pid ? cpuSecondsOf(i.proc.pid) : Number.NaN));
+  const cpuAtStart = { instances: cpuOfInstances(), client: process.cpuUsage() };
   const start = performance.now();
   for (let i = 1; i <= messageCount; i++) {
     const wait = start + ((i - 1) * 1000) / rate - performance.now();
@@ -331,6 +368,11 @@ async function run(label: string, instances: Instance[], withRedis: boolean): Pr
   const lastSent = performance.now();
   while ((delivered < expected || pending > 0) && performance.now() < lastSent + drainMs) await sleep(50);
   const drainSeconds = (performance.now() - lastSent) / 1000;
+  const clientCpu = process.cpuUsage(cpuAtStart.client);
+  const cpu = {
+    instances: cpuOfInstances().map((s, n) => s - (cpuAtStart.instances[n] ?? 0)),
+    client: (clientCpu.user + clientCpu.system) / 1e6,
+  };
   await sleep(200); // a late duplicate would show up here
   closing = true;
   for (const close of closers) close();
@@ -366,6 +408,7 @@ async function run(label: string, instances: Instance[], withRedis: boolean): Pr
     delay: percentiles(delays, expected),
     afterAck: percentiles(Float64Array.from(afterAck).sort()),
     ack: percentiles(acks.slice(0, ackCount).sort(), messageCount),
+    cpu,
   };
 }
 
@@ -416,6 +459,12 @@ function report(r: RunResult): boolean {
   console.log(
     `  deliveries per second, first send to last delivery: ${r.throughput.toFixed(0)} (offered: ${rate * subscriberCount}/s)`,
   );
+  const perDelivery = (s: number) => `${((s * 1e6) / Math.max(1, r.delivered)).toFixed(1)} µs`;
+  const instanceCpu = r.cpu.instances.reduce((a, b) => a + b, 0);
+  console.log(
+    `  CPU from the first send to the end of the wait: instances ${r.cpu.instances.map((s) => `${s.toFixed(2)} s`).join(" + ")} ` +
+      `(${perDelivery(instanceCpu)} a delivery), this client ${r.cpu.client.toFixed(2)} s (${perDelivery(r.cpu.client)} a delivery)`,
+  );
   for (const [status, n] of r.endedEarly) console.log(`  ${n} streams ended early: ${status}`);
   console.log(
     `  took: ${r.upSeconds.toFixed(1)} s until every subscriber was live, ${r.sendSeconds.toFixed(1)} s sending, ` +
@@ -450,14 +499,20 @@ try {
   await Promise.all(running.splice(0).map(stopInstance));
   ok = report(two) && ok;
 
-  running.push(await startInstance(base + 2, false));
-  const one = await run(
-    `one instance, in-process bus (no REDIS_URL): all ${subscriberCount} subscribers`,
-    running,
-    false,
-  );
-  await Promise.all(running.splice(0).map(stopInstance));
-  ok = report(one) && ok;
+  // SETUPS=two skips the in-process setup (quicker when trying a change to the fan-out).
+  const one = (process.env.SETUPS ?? "two,one").split(",").includes("one")
+    ? await (async () => {
+        running.push(await startInstance(base + 2, false));
+        const result = await run(
+          `one instance, in-process bus (no REDIS_URL): all ${subscriberCount} subscribers`,
+          running,
+          false,
+        );
+        await Promise.all(running.splice(0).map(stopInstance));
+        ok = report(result) && ok;
+        return result;
+      })()
+    : undefined;
 
   console.log(
     `raw Redis pub/sub round trip (reference, 1,000 one at a time): p50 ${ms(redis.p50)}, p99 ${ms(redis.p99)}`,
@@ -465,9 +520,11 @@ try {
   console.log(
     `two instances + Redis, send → receipt vs raw Redis: p50 ${ratio(two.delay.p50, redis.p50)}, p99 ${ratio(two.delay.p99, redis.p99)}`,
   );
-  console.log(
-    `one instance in-process, send → receipt vs raw Redis: p50 ${ratio(one.delay.p50, redis.p50)}, p99 ${ratio(one.delay.p99, redis.p99)}`,
-  );
+  if (one) {
+    console.log(
+      `one instance in-process, send → receipt vs raw Redis: p50 ${ratio(one.delay.p50, redis.p50)}, p99 ${ratio(one.delay.p99, redis.p99)}`,
+    );
+  }
 } catch (err) {
   ok = false;
   console.error(err);

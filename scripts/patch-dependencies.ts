@@ -88,6 +88,41 @@ const patches: Patch[] = [
         }
         // We split the pipeline`,
   },
+  // Live streams write batches (server/src/response-batch.ts): a handler yields one item that
+  // stands for several response messages, and the pipeline writes their envelopes as one
+  // chunk. Without this, every message of a stream passes on its own through the response
+  // pipeline (serialize, compress, join, write: each an async generator step) and through every
+  // interceptor wrapped around it: with a thousand subscribers on a room that is the whole cost
+  // of a fan-out, and a stream that falls behind could never catch up, as each message costs
+  // the same. The batch encodes its envelopes itself (each message with the method's own
+  // serializer and size limit); compression and joining let them through. No other item is
+  // affected: the check is for the batch's own symbol.
+  {
+    why: "@connectrpc/connect: a response batch is serialized by itself, as envelopes",
+    files: ["node_modules/@connectrpc/connect/dist/esm/protocol/async-iterable.js"],
+    from: `                        const data = serialization.serialize(chunk);
+                        yield yield __await({ flags: 0, data });`,
+    to: `                        const encodeEnvelopes = chunk !== null && typeof chunk == "object" ? chunk[Symbol.for("switchboard.encodeEnvelopes")] : undefined; // switchboard patch
+                        if (typeof encodeEnvelopes == "function") {
+                            yield yield __await({ flags: 0, data: encodeEnvelopes(serialization), joined: true });
+                        }
+                        else {
+                            const data = serialization.serialize(chunk);
+                            yield yield __await({ flags: 0, data });
+                        }`,
+  },
+  {
+    why: "@connectrpc/connect: a response batch is not compressed as one message",
+    files: ["node_modules/@connectrpc/connect/dist/esm/protocol/async-iterable.js"],
+    from: "yield yield __await(yield __await(envelopeCompress(env, compression, compressMinBytes)));",
+    to: "yield yield __await(env.joined ? env : yield __await(envelopeCompress(env, compression, compressMinBytes))); // switchboard patch",
+  },
+  {
+    why: "@connectrpc/connect: a response batch's envelopes are written as they are",
+    files: ["node_modules/@connectrpc/connect/dist/esm/protocol/async-iterable.js"],
+    from: "yield yield __await(encodeEnvelope(flags, data));",
+    to: "yield yield __await(_c.joined ? data : encodeEnvelope(flags, data)); // switchboard patch",
+  },
 ];
 
 const root = new URL("..", import.meta.url).pathname;

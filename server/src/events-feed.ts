@@ -28,7 +28,22 @@ export interface FeedOptions {
   observeLag?: (seconds: number) => void;
   /** Runs each table read (default: at once); see gate.ts. */
   gate?: Gate;
+  /** How long a gap in the bus's numbering may wait to fill from the bus before the feed reads the table. */
+  reorderMs?: number;
 }
+
+/** How many events a batch may hold, and how many payload bytes before it is closed. */
+export interface BatchLimits {
+  maxEvents: number;
+  maxBytes: number;
+}
+
+/**
+ * A live stream's default batch: what one write to a client may carry. Large enough that a
+ * subscriber that fell behind catches up in a few writes, small enough that one write stays
+ * well under the HTTP/2 windows.
+ */
+export const defaultBatchLimits: BatchLimits = { maxEvents: 256, maxBytes: 64 * 1024 };
 
 /**
  * Every event of a topic after a cursor, exactly once and in sequence order: first a replay
@@ -44,7 +59,33 @@ export interface FeedOptions {
 /** Short polls a feed keeps making after its bus reconnects. */
 const recoveryPolls = 3;
 
+/**
+ * How long a gap in the bus's numbering waits to fill from the bus. An event published on
+ * another instance overtakes an earlier one whenever that one's publisher is a little slower;
+ * reading the table for it would cost every stream of the topic on this instance two queries.
+ * A message the bus really lost waits this much longer for its reader.
+ */
+const defaultReorderMs = 250;
+
 export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEvent> {
+  // One event a batch: the resume cursor named on overflow is then the consumer's own.
+  for await (const [event] of followTopicBatches(opts, { maxEvents: 1, maxBytes: 0 })) {
+    if (event) yield event;
+  }
+}
+
+/**
+ * followTopic's events in batches, in order: each batch is what was waiting when the consumer
+ * asked (never empty), within `limits`. A consumer that writes a batch at once (one write to
+ * its client) pays its per-write costs once per batch: when events come faster than it
+ * writes, batches grow instead of its queue. The cursor named on overflow is the last event
+ * of the last batch taken, so the consumer must have passed on all of a batch before it asks
+ * for the next.
+ */
+export async function* followTopicBatches(
+  opts: FeedOptions,
+  limits: BatchLimits = defaultBatchLimits,
+): AsyncGenerator<StoredEvent[]> {
   const pageSize = opts.pageSize ?? 500;
   const gate: Gate = opts.gate ?? ((work) => work());
   const matches = (e: StoredEvent) =>
@@ -70,8 +111,9 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
     if (queue.length >= opts.maxBuffered) {
       queue = [];
       if (!parked) {
-        // The feed itself is busy reading the table, which holds these events too: it will
-        // read once more. Only a consumer that leaves the feed parked is too slow.
+        // The feed itself is busy reading the table (or waiting out a gap), and the table holds
+        // these events too: it will read once more. Only a consumer that leaves the feed
+        // parked is too slow.
         dropped = true;
         return;
       }
@@ -81,10 +123,28 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
       );
       opts.onOverflow?.(overflow);
     } else {
-      queue.push(event);
+      // In sequence order: an event can overtake an earlier one on the bus (two instances
+      // publish their commits independently), and then lands a little before the end.
+      let at = queue.length;
+      while (at > 0 && (queue[at - 1] as StoredEvent).sequence > event.sequence) at--;
+      if (at === queue.length) queue.push(event);
+      else queue.splice(at, 0, event);
     }
     wake?.();
   });
+  /** Resolves true when woken (an event, the bus's state, the end), false after `ms`. */
+  const sleep = (ms: number) =>
+    new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+    }).finally(() => {
+      wake = undefined;
+    });
+  // Since when the next event has been missing while later ones wait (undefined: no gap).
+  let gapSince: number | undefined;
   const onAbort = () => wake?.();
   // A feed waiting out a long safety interval must hear at once that the bus went away.
   const stopWatching = opts.bus.onConnectionChange(() => wake?.());
@@ -107,10 +167,18 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
           const page = await gate(() =>
             readEvents(opts.db, { topic: opts.topic, after: delivered, key: opts.key, limit: pageSize }),
           );
-          for (const event of page) {
-            delivered = event.sequence;
+          for (let from = 0; from < page.length; ) {
+            const batch = [];
+            let bytes = 0;
+            for (; from < page.length && batch.length < limits.maxEvents; from++) {
+              const event = page[from] as StoredEvent;
+              if (batch.length > 0 && bytes + event.payload.length > limits.maxBytes) break;
+              batch.push(event);
+              bytes += event.payload.length;
+            }
+            delivered = (batch.at(-1) as StoredEvent).sequence;
             parked = true;
-            yield event;
+            yield batch;
             parked = false;
           }
           if (page.length < pageSize) break;
@@ -122,41 +190,66 @@ export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEven
         if (replay) continue;
       }
       if (overflow) throw overflow;
-      const event = queue.shift();
-      if (!event) {
+      if (dropped) {
+        // The queue overflowed while the feed waited out a gap: the table has what it dropped.
+        dropped = false;
+        gapSince = undefined;
+        replay = true;
+        continue;
+      }
+      if (queue.length === 0) {
         if (opts.signal.aborted) break; // aborted while busy elsewhere: no wake-up is coming
-        const woke = await new Promise<boolean>((resolve) => {
-          // Polling every stream on a healthy bus would cost a query per stream per interval
-          // (1,000 idle subscribers: hundreds of queries a second); poll often only without it,
-          // and for a few intervals after it comes back, while its subscriptions are renewed.
-          if (!opts.bus.connected()) recovering = recoveryPolls;
-          const wait = recovering > 0 ? opts.pollMs : (opts.safetyPollMs ?? 30_000);
-          const timer = setTimeout(() => resolve(false), wait);
-          wake = () => {
-            clearTimeout(timer);
-            resolve(true);
-          };
-        });
-        wake = undefined;
+        // Polling every stream on a healthy bus would cost a query per stream per interval
+        // (1,000 idle subscribers: hundreds of queries a second); poll often only without it,
+        // and for a few intervals after it comes back, while its subscriptions are renewed.
+        if (!opts.bus.connected()) recovering = recoveryPolls;
+        const woke = await sleep(recovering > 0 ? opts.pollMs : (opts.safetyPollMs ?? 30_000));
         if (!woke) {
           replay = true;
           if (recovering > 0 && opts.bus.connected()) recovering--;
         }
         continue;
       }
-      if (event.sequence <= cursor) continue; // already delivered: a repeat
-      if (event.sequence > cursor + 1) {
-        replay = true; // a gap: the table has what the bus lost
-        queue.unshift(event);
+      // Everything waiting that follows on, up to the limits: the bus is in order, so this
+      // stops only at a gap, a full batch, or an empty queue.
+      const batch: StoredEvent[] = [];
+      let bytes = 0;
+      let taken = 0;
+      let gap = false;
+      const now = Date.now();
+      for (; taken < queue.length && batch.length < limits.maxEvents; taken++) {
+        const event = queue[taken] as StoredEvent;
+        if (event.sequence <= cursor) continue; // already delivered: a repeat
+        if (event.sequence > cursor + 1) {
+          gap = true;
+          break;
+        }
+        if (batch.length > 0 && bytes + event.payload.length > limits.maxBytes) break;
+        cursor = event.sequence;
+        if (!matches(event)) continue;
+        batch.push(event);
+        bytes += event.payload.length;
+        if (event.publishedAt !== undefined) opts.observeLag?.(Math.max(0, now - event.publishedAt) / 1000);
+      }
+      queue.splice(0, taken);
+      if (gap && batch.length === 0) {
+        // The next event is missing. It is usually still on its way (overtaken on the bus),
+        // and every stream of the topic on this instance sees the same gap: wait for it a
+        // little before they all read the table, which has it for certain.
+        gapSince ??= performance.now();
+        const left = gapSince + (opts.reorderMs ?? defaultReorderMs) - performance.now();
+        if (left > 0 && !opts.signal.aborted) await sleep(left);
+        else {
+          gapSince = undefined;
+          replay = true;
+        }
         continue;
       }
-      cursor = event.sequence;
-      if (!matches(event)) continue;
-      delivered = event.sequence;
-      if (event.publishedAt !== undefined)
-        opts.observeLag?.(Math.max(0, Date.now() - event.publishedAt) / 1000);
+      gapSince = undefined;
+      if (batch.length === 0) continue;
+      delivered = (batch.at(-1) as StoredEvent).sequence;
       parked = true;
-      yield event;
+      yield batch;
       parked = false;
     }
   } finally {

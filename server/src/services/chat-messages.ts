@@ -1,6 +1,11 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { type ChatMessage, ChatMessageSchema } from "../../../gen/switchboard/v1/chat_pb.js";
+import {
+  type ChatMessage,
+  ChatMessageSchema,
+  type SubscribeResponse,
+  SubscribeResponseSchema,
+} from "../../../gen/switchboard/v1/chat_pb.js";
 import type { StoredEvent } from "../stores/event-store.ts";
 import { decodedOnce } from "./decoded-once.ts";
 
@@ -39,3 +44,9 @@ export const decodeChatMessage = decodedOnce((event: StoredEvent): ChatMessage =
   message.sequence = BigInt(event.sequence);
   return message;
 });
+
+/** Subscribe's response for a stored event, made once per event like the message it carries. */
+export const subscribeResponseOf = decodedOnce(
+  (event: StoredEvent): SubscribeResponse =>
+    create(SubscribeResponseSchema, { message: decodeChatMessage(event) }),
+);

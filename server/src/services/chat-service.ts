@@ -4,17 +4,19 @@ import {
   type ChatMessage,
   ChatRequestSchema,
   type ChatService,
+  SubscribeResponseSchema,
 } from "../../../gen/switchboard/v1/chat_pb.js";
 import { AsyncQueue } from "../async-queue.ts";
 import { actingUser } from "../auth/principal.ts";
-import { inTransaction } from "../db/deadline.ts";
+import { withDeadline } from "../db/deadline.ts";
 import { toConnectError } from "../db/errors.ts";
-import { insertChatMessage } from "../stores/chat-store.ts";
-import { appendEvent, headSequence, type StoredEvent } from "../stores/event-store.ts";
+import { responseBatcher } from "../response-batch.ts";
+import { postChatMessage } from "../stores/chat-store.ts";
+import { headSequence, type StoredEvent } from "../stores/event-store.ts";
 import { getUser } from "../stores/user-store.ts";
 import type { CheckMessage } from "../validation.ts";
-import { chatTopic, decodeChatMessage, encodeChatMessage } from "./chat-messages.ts";
-import { followForCall, type LiveFeeds } from "./live-feeds.ts";
+import { chatTopic, decodeChatMessage, encodeChatMessage, subscribeResponseOf } from "./chat-messages.ts";
+import { followBatchesForCall, followForCall, type LiveFeeds } from "./live-feeds.ts";
 
 /** Messages a Subscribe without a cursor replays before it goes live. */
 export const recentHistory = 50;
@@ -38,11 +40,15 @@ export function createChatService(
 ): ServiceImpl<typeof ChatService> {
   const { db, bus } = feeds;
   const gate = feeds.gate ?? ((work) => work());
+  const subscribeBatch = responseBatcher(SubscribeResponseSchema);
 
   async function post(req: PostRequest, ctx: HandlerContext): Promise<ChatMessage> {
-    const event = await inTransaction(db, ctx, async (tx) => {
+    // Two statements and no transaction around them: the sender's name, then the message and
+    // its event in one statement (chat-store.ts says why). A sender deleted in between is
+    // refused by the foreign key.
+    const event = await withDeadline(db, ctx, async (db) => {
       // The sender must exist; the foreign key would say so too, but not which rule failed.
-      const sender = await getUser(tx, req.userId);
+      const sender = await getUser(db, req.userId);
       if (!sender) throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
       const message = {
         id: uuidv7(),
@@ -52,10 +58,11 @@ export function createChatService(
         content: req.content,
         createTime: new Date(),
       };
-      const event = await appendEvent(tx, chatTopic(req.room), req.userId, encodeChatMessage(message));
       const { id, room, userId, content, createTime } = message;
-      await insertChatMessage(tx, { id, room, userId, content, createTime, sequence: event.sequence });
-      return event;
+      return postChatMessage(db, {
+        message: { id, room, userId, content, createTime },
+        event: { topic: chatTopic(req.room), key: req.userId, payload: encodeChatMessage(message) },
+      });
     });
     await bus.publish([event]);
     return decodeChatMessage(event);
@@ -71,8 +78,10 @@ export function createChatService(
       const after =
         req.afterSequence ??
         BigInt(Math.max(0, (await gate(() => headSequence(db, chatTopic(req.room)))) - recentHistory));
-      for await (const event of followForCall(feeds, ctx, chatTopic(req.room), Number(after))) {
-        yield { message: decodeChatMessage(event) };
+      // Whatever waited for this stream goes out in one write, as the same response objects
+      // every subscriber on this instance writes (serialized once, response-batch.ts).
+      for await (const events of followBatchesForCall(feeds, ctx, chatTopic(req.room), Number(after))) {
+        yield subscribeBatch(events.map(subscribeResponseOf));
       }
     },
 

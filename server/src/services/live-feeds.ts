@@ -1,8 +1,8 @@
-import type { HandlerContext } from "@connectrpc/connect";
+import type { ConnectError, HandlerContext } from "@connectrpc/connect";
 import type { EventBus } from "../bus/event-bus.ts";
 import { endStalledCall } from "../call-control.ts";
 import type { Db } from "../db/database.ts";
-import { followTopic } from "../events-feed.ts";
+import { type FeedOptions, followTopic, followTopicBatches } from "../events-feed.ts";
 import type { Gate } from "../gate.ts";
 import type { StoredEvent } from "../stores/event-store.ts";
 
@@ -32,10 +32,33 @@ export function followForCall(
   /** Ends the feed before the call ends (default: the call's signal). */
   signal: AbortSignal = ctx.signal,
 ): AsyncGenerator<StoredEvent> {
-  // A consumer that is merely slow pulls again soon and gets the error in band; one that is
-  // parked on a full connection does not, and after this grace its stream is reset.
-  let stalled: NodeJS.Timeout | undefined;
-  const feed = followTopic({
+  return forCall(ctx, (onOverflow) => followTopic(feedOptions(feeds, topic, after, key, signal, onOverflow)));
+}
+
+/**
+ * followForCall in batches (followTopicBatches): for a call that writes each batch to its
+ * client at once, so that a stream that falls behind catches up in a few writes.
+ */
+export function followBatchesForCall(
+  feeds: LiveFeeds,
+  ctx: HandlerContext,
+  topic: string,
+  after: number,
+): AsyncGenerator<StoredEvent[]> {
+  return forCall(ctx, (onOverflow) =>
+    followTopicBatches(feedOptions(feeds, topic, after, undefined, ctx.signal, onOverflow)),
+  );
+}
+
+function feedOptions(
+  feeds: LiveFeeds,
+  topic: string,
+  after: number,
+  key: string | undefined,
+  signal: AbortSignal,
+  onOverflow: (err: ConnectError) => void,
+): FeedOptions {
+  return {
     db: feeds.db,
     bus: feeds.bus,
     topic,
@@ -47,17 +70,26 @@ export function followForCall(
     safetyPollMs: feeds.safetyPollMs,
     observeLag: feeds.observeLag,
     gate: feeds.gate,
-    onOverflow: (err) => {
-      stalled = setTimeout(() => endStalledCall(ctx, err), stalledGraceMs);
-    },
+    onOverflow,
+  };
+}
+
+/** Runs `follow`, and resets the call a grace after its feed overflowed (the client is parked). */
+async function* forCall<T>(
+  ctx: HandlerContext,
+  follow: (onOverflow: (err: ConnectError) => void) => AsyncGenerator<T>,
+): AsyncGenerator<T> {
+  // A consumer that is merely slow pulls again soon and gets the error in band; one that is
+  // parked on a full connection does not, and after this grace its stream is reset.
+  let stalled: NodeJS.Timeout | undefined;
+  const feed = follow((err) => {
+    stalled = setTimeout(() => endStalledCall(ctx, err), stalledGraceMs);
   });
-  return (async function* () {
-    try {
-      yield* feed;
-    } finally {
-      clearTimeout(stalled);
-    }
-  })();
+  try {
+    yield* feed;
+  } finally {
+    clearTimeout(stalled);
+  }
 }
 
 const stalledGraceMs = 1000;

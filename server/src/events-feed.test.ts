@@ -9,7 +9,8 @@ import type { EventBus } from "./bus/event-bus.ts";
 import { createMemoryBus } from "./bus/memory-bus.ts";
 import type { Database } from "./db/database.ts";
 import { inTransaction } from "./db/deadline.ts";
-import { followTopic } from "./events-feed.ts";
+import { followTopic, followTopicBatches } from "./events-feed.ts";
+import type { Gate } from "./gate.ts";
 import { appendEvent, type StoredEvent } from "./stores/event-store.ts";
 
 let database: Database;
@@ -192,4 +193,152 @@ test("a cursor beyond the last sequence is OUT_OF_RANGE, not a silent wait", asy
   });
   await assert.rejects(feed.next(), (err: unknown) => ConnectError.from(err).code === Code.OutOfRange);
   assert.equal(bus.subscriptionCount(), 0);
+});
+
+/** Events stored in the table but not published: the test publishes them itself, in its own order. */
+async function store(topic: string, count: number): Promise<StoredEvent[]> {
+  const stored: StoredEvent[] = [];
+  for (let i = 0; i < count; i++) {
+    stored.push(
+      await inTransaction(database.db, noDeadline, (tx) =>
+        appendEvent(tx, topic, "", new TextEncoder().encode(`e${i}`)),
+      ),
+    );
+  }
+  return stored;
+}
+
+/** The sequences of a batch the feed handed over. */
+function sequences(result: IteratorResult<StoredEvent[]>): number[] {
+  return result.done ? [] : result.value.map((e) => e.sequence);
+}
+
+/** A gate that counts the feed's reads of the table. */
+function countingGate(): { gate: Gate; reads(): number } {
+  let reads = 0;
+  return {
+    gate: (work) => {
+      reads++;
+      return work();
+    },
+    reads: () => reads,
+  };
+}
+
+test("batches: what arrived while the consumer held a batch comes next as one batch, in order", async () => {
+  const bus = createMemoryBus();
+  const topic = "batched";
+  const stop = new AbortController();
+  const feed = followTopicBatches({
+    db: database.db,
+    bus,
+    topic,
+    after: 0,
+    signal: stop.signal,
+    maxBuffered: 100,
+    pollMs: 10_000,
+  });
+  const first = feed.next();
+  await write(bus, topic, "", "one");
+  assert.deepEqual(sequences(await first), [1]);
+  for (let i = 0; i < 5; i++) await write(bus, topic, "", `more ${i}`);
+  assert.deepEqual(sequences(await feed.next()), [2, 3, 4, 5, 6]);
+  stop.abort();
+  await feed.return(undefined);
+  assert.equal(bus.subscriptionCount(), 0);
+});
+
+test("batches: a limit of events or bytes splits what waits, and followTopic hands over one at a time", async () => {
+  const bus = createMemoryBus();
+  const topic = "limited";
+  const stored = await store(topic, 7);
+  const stop = new AbortController();
+  const options = {
+    db: database.db,
+    bus,
+    topic,
+    after: 0,
+    signal: stop.signal,
+    maxBuffered: 100,
+    pollMs: 10_000,
+  };
+  const byCount = followTopicBatches(options, { maxEvents: 3, maxBytes: 1 << 20 });
+  const sizes: number[] = [];
+  for (let seen = 0; seen < stored.length; ) {
+    const batch = (await byCount.next()).value ?? [];
+    sizes.push(batch.length);
+    seen += batch.length;
+  }
+  assert.deepEqual(sizes, [3, 3, 1]);
+  await byCount.return(undefined);
+  // Each payload is 2 bytes: 5 bytes hold two events, and a batch always holds at least one.
+  const byBytes = followTopicBatches(options, { maxEvents: 100, maxBytes: 5 });
+  assert.equal((await byBytes.next()).value?.length, 2);
+  await byBytes.return(undefined);
+  const single = followTopic(options);
+  assert.equal((await single.next()).value?.sequence, 1);
+  assert.equal((await single.next()).value?.sequence, 2);
+  await single.return(undefined);
+  stop.abort();
+});
+
+test("an event overtaken on the bus is waited for, not read from the table", async () => {
+  const bus = createMemoryBus();
+  const topic = "overtaken";
+  const reads = countingGate();
+  const stop = new AbortController();
+  const feed = followTopicBatches({
+    db: database.db,
+    bus,
+    topic,
+    after: 0,
+    signal: stop.signal,
+    maxBuffered: 100,
+    pollMs: 10_000,
+    gate: reads.gate,
+    reorderMs: 60_000,
+  });
+  const first = feed.next();
+  // Subscribed, and the empty table read (its head, then one page).
+  while (reads.reads() < 2) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20));
+  const [one, two] = await store(topic, 2);
+  assert.ok(one && two);
+  await bus.publish([two]);
+  await new Promise((r) => setTimeout(r, 20));
+  await bus.publish([one]);
+  assert.deepEqual(sequences(await first), [1, 2]);
+  assert.equal(reads.reads(), 2, "no read of the table for the overtaken event");
+  stop.abort();
+  await feed.return(undefined);
+});
+
+test("a gap the bus never fills is read from the table once the reorder wait is over", async () => {
+  const bus = createMemoryBus();
+  const topic = "lost";
+  const reads = countingGate();
+  const stop = new AbortController();
+  const feed = followTopicBatches({
+    db: database.db,
+    bus,
+    topic,
+    after: 0,
+    signal: stop.signal,
+    maxBuffered: 100,
+    pollMs: 10_000,
+    gate: reads.gate,
+    reorderMs: 50,
+  });
+  const first = feed.next();
+  while (reads.reads() < 2) await new Promise((r) => setTimeout(r, 5));
+  await new Promise((r) => setTimeout(r, 20));
+  const [, two] = await store(topic, 2);
+  assert.ok(two);
+  const published = performance.now();
+  await bus.publish([two]); // the first one is lost
+  assert.deepEqual(sequences(await first), [1, 2]);
+  assert.ok(performance.now() - published >= 45, "it waited for the bus first");
+  assert.ok(reads.reads() > 2, "then read the table");
+  stop.abort();
+  await feed.return(undefined);
 });

@@ -22,6 +22,7 @@ import { shutdownInterceptor } from "./interceptors/shutdown.ts";
 import { createStreamLimiter } from "./interceptors/stream-limits.ts";
 import { tracingInterceptor } from "./interceptors/tracing.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
+import { createRefusals } from "./refusal-response.ts";
 import { routes } from "./routes.ts";
 import { createStaticFiles, webDist } from "./static-files.ts";
 import { createWriteStallGuard } from "./write-stall.ts";
@@ -47,6 +48,7 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     perUser: config.maxStreamsPerUser,
     perAddress: config.maxStreamsPerAddress,
     addressOf,
+    refusals: createRefusals(ctx.metrics),
   });
   const interceptors: Interceptor[] = [
     ctx.openCalls.interceptor,

@@ -13,78 +13,120 @@ import {
   trailerSerialize,
 } from "@connectrpc/connect/protocol-grpc-web";
 import type { HttpHandler } from "./http-handler.ts";
+import { codeName } from "./interceptors/call-end.ts";
+import type { Metrics } from "./metrics.ts";
 
 type NodeRequest = Parameters<HttpHandler>[0];
 type NodeResponse = Parameters<HttpHandler>[1];
 
+/** Answers streams a limit refuses before they are built; see createRefusals. */
+export interface Refusals {
+  /**
+   * Answers the stream `req` opens on `path` with `error`, in its protocol's own error form, and
+   * counts it; false (nothing answered) for a request it does not recognise, which is then
+   * left to connect-node as usual.
+   */
+  answer(req: NodeRequest, res: NodeResponse, path: string, error: ConnectError): boolean;
+}
+
 const endStream = createEndStreamSerialization({});
 
 /**
- * Answers a streaming call with `error` straight from the request line and headers, in its
- * protocol's own error form (gRPC: a trailers-only response; gRPC-Web: a trailer frame;
- * Connect: an end-stream message), without reading the request body or building the call in
- * connect-node: refusing a stream there costs more than serving most calls, which is what a
- * client opening thousands of streams it may not hold counts on. Returns false, answering
- * nothing, for anything it does not recognise (connect-node then answers it as usual).
+ * Refusals of streams straight from the request line and headers: gRPC gets a trailers-only
+ * response, gRPC-Web a trailer frame, Connect an end-stream message, each as connect-node would
+ * write it — without reading the request body or building the call (connect-node's per-call
+ * machinery and the interceptors). A refused stream costs the server several times less that
+ * way, which is what a client opening thousands of streams it may not hold counts on. Each
+ * refusal is counted in rpc_requests_total like any call; none is logged one by one (a flood
+ * of refusals must not become a flood of log lines).
  */
-export function answerStreamRefused(req: NodeRequest, res: NodeResponse, error: ConnectError): boolean {
-  if (req.method !== "POST") return false;
+export function createRefusals(metrics: Pick<Metrics, "rpcRequests">): Refusals {
+  return {
+    answer(req, res, path, error) {
+      const protocol = write(req, res, error);
+      if (!protocol) return false;
+      const slash = path.lastIndexOf("/");
+      metrics.rpcRequests.inc({
+        service: path.slice(1, slash),
+        method: path.slice(slash + 1),
+        protocol,
+        code: codeName(error),
+      });
+      return true;
+    },
+  };
+}
+
+/** Writes the refusal; the protocol's metrics label, or undefined when it did not (unary Connect, GET, gRPC-Web text, …). */
+function write(
+  req: NodeRequest,
+  res: NodeResponse,
+  error: ConnectError,
+): "grpc" | "grpc_web" | "connect" | undefined {
+  if (req.method !== "POST") return undefined;
   const contentType = req.headers["content-type"] ?? "";
   const trailer = new Headers();
-  setTrailerStatus(trailer, error);
   if (contentType.startsWith("application/grpc-web")) {
     const type = grpcWebContentType(contentType);
-    if (!type || type.text) return false;
+    if (!type || type.text) return undefined;
+    setTrailerStatus(trailer, error);
     const body = encodeEnvelope(trailerFlag, trailerSerialize(trailer));
-    return send(
+    send(
       req,
       res,
+      200,
       {
         "content-type": type.binary ? "application/grpc-web+proto" : "application/grpc-web+json",
         "content-length": String(body.byteLength),
       },
       body,
     );
+    return "grpc_web";
   }
   if (contentType.startsWith("application/grpc")) {
     const type = grpcContentType(contentType);
     // gRPC rides HTTP/2 only; anything else is connect-node's to refuse.
-    if (!type || !("stream" in req)) return false;
+    if (!type || !("stream" in req)) return undefined;
+    // Trailers-only: the status goes in the one HEADERS frame, which also ends the stream.
+    setTrailerStatus(trailer, error);
     const headers: http2.OutgoingHttpHeaders = {
       "content-type": type.binary ? "application/grpc+proto" : "application/grpc+json",
     };
-    // Trailers-only: the status goes in the one HEADERS frame, which also ends the stream.
     trailer.forEach((value, name) => {
       headers[name] = value;
     });
-    return send(req, res, headers, undefined);
+    send(req, res, 200, headers, undefined);
+    return "grpc";
   }
   const type = connectContentType(contentType);
-  if (!type?.stream) return false;
+  if (!type?.stream) return undefined;
   const body = encodeEnvelope(endStreamFlag, endStream.serialize({ metadata: error.metadata, error }));
-  return send(
+  send(
     req,
     res,
+    200,
     {
       "content-type": type.binary ? "application/connect+proto" : "application/connect+json",
       "content-length": String(body.byteLength),
     },
     body,
   );
+  return "connect";
 }
 
 function send(
   req: NodeRequest,
   res: NodeResponse,
+  status: number,
   headers: http2.OutgoingHttpHeaders,
   body: Uint8Array | undefined,
-): true {
-  res.writeHead(200, headers as Record<string, string>);
+): void {
+  res.writeHead(status, headers as Record<string, string>);
   if (body) res.end(body);
   else res.end();
   // Whatever the client still sends is read away: an HTTP/2 stream whose request side is never
   // read is never destroyed, and node:http2 counts it against the connection's stream limit
-  // until it ends the whole session (maxSessionRejectedStreams).
+  // until it ends the whole session (maxSessionRejectedStreams); an HTTP/1.1 body left unread
+  // would stop the connection from parsing its next request.
   req.resume();
-  return true;
 }

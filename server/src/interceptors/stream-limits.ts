@@ -2,7 +2,7 @@ import { Code, ConnectError, type ContextValues, type Interceptor } from "@conne
 import { isAdmin, principalKey } from "../auth/principal.ts";
 import { callContextValues } from "../call-control.ts";
 import type { HttpHandler } from "../http-handler.ts";
-import { answerStreamRefused } from "../refusal-response.ts";
+import type { Refusals } from "../refusal-response.ts";
 import { observeCalls } from "./call-end.ts";
 
 type NodeRequest = Parameters<HttpHandler>[0];
@@ -32,7 +32,7 @@ export interface StreamLimiter {
  * park thousands of idle subscriptions (HTTP/2's MAX_CONCURRENT_STREAMS caps one connection,
  * not many). A stream over the cap is refused with RESOURCE_EXHAUSTED before it starts.
  */
-export function createStreamLimiter(limits: StreamLimits): StreamLimiter {
+export function createStreamLimiter(limits: StreamLimits & { refusals?: Refusals }): StreamLimiter {
   const byUser = new Map<string, number>();
   const byAddress = new Map<string, number>();
   // Request paths of the streaming methods, learnt from the calls the interceptor sees: the
@@ -74,13 +74,15 @@ export function createStreamLimiter(limits: StreamLimits): StreamLimiter {
   return {
     interceptor,
     refuseEarly(req, res) {
-      if (limits.perAddress <= 0 || byAddress.size === 0) return false;
+      const { refusals } = limits;
+      if (!refusals || limits.perAddress <= 0 || byAddress.size === 0) return false;
       const url = req.url ?? "";
       const query = url.indexOf("?");
-      if (!streamingPaths.has(query < 0 ? url : url.slice(0, query))) return false;
+      const path = query < 0 ? url : url.slice(0, query);
+      if (!streamingPaths.has(path)) return false;
       const address = limits.addressOf(callContextValues(req));
       if ((byAddress.get(address) ?? 0) < limits.perAddress) return false;
-      return answerStreamRefused(req, res, overCap("this address", limits.perAddress));
+      return refusals.answer(req, res, path, overCap("this address", limits.perAddress));
     },
   };
 }

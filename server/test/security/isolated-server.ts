@@ -70,7 +70,8 @@ function canPin(): boolean {
 /**
  * Starts server-process.ts with `env` (its settings, as for startTestServer) and resolves once
  * it listens. Extra node flags for the server (e.g. --trace-gc) come from ATTACK_SERVER_NODE_ARGS;
- * ATTACK_PROFILE_DIR makes it write a CPU profile per measured window, and
+ * ATTACK_PROFILE_DIR makes it write a CPU profile per measured window (with
+ * ATTACK_PROFILE_KIND=heap, a sampling heap profile of what was allocated instead), and
  * ATTACK_SERVER_SETTINGS (JSON) overrides settings, to try a change of limits without an edit.
  */
 export async function startIsolatedServer(env: Record<string, string>): Promise<IsolatedServer> {

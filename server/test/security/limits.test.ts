@@ -418,36 +418,66 @@ describe("MAX_STREAMS_PER_USER, MAX_STREAMS_PER_ADDRESS and MAX_CONCURRENT_STREA
   test("a stream from an address at its cap is refused over every protocol before the call is built", async () => {
     const base = server.ctx.openCalls.streams();
     const address = "10.5.0.1";
+    /** A Chat (bidi) stream from `address` whose client keeps sending: its error, once it ends. */
+    const chatFrom = (abort: AbortController) =>
+      failure(
+        collect(
+          clientAs(ChatService, server.url, "grpc", testAdminToken, fromAddress(address)).chat(
+            (async function* () {
+              yield { room: "early-refusal" };
+              await new Promise((r) => abort.signal.addEventListener("abort", r));
+            })(),
+            { signal: abort.signal },
+          ),
+        ),
+      );
+    // The cap filled with three Subscribes and a Chat that stays open.
     const open = [];
-    for (let i = 0; i < 4; i++) open.push(await subscribe("grpc", testAdminToken, address));
+    for (let i = 0; i < 3; i++) open.push(await subscribe("grpc", testAdminToken, address));
+    const heldChat = new AbortController();
+    const heldChatDone = chatFrom(heldChat);
+    await eventually("the chat stream is open", () => server.ctx.openCalls.streams() === base + 4);
     assert.deepEqual(
       open.map((s) => s.outcome),
-      ["OK", "OK", "OK", "OK"],
+      ["OK", "OK", "OK"],
     );
-    const calls = async () =>
+    const subscribes = async () =>
       (await server.ctx.metrics.rpcRequests.get()).values
-        .filter((v) => v.labels.method === "Subscribe")
+        .filter((v) => v.labels.method === "Subscribe" && v.labels.code === "resource_exhausted")
         .reduce((n, v) => n + v.value, 0);
-    const before = await calls();
+    const before = await subscribes();
     for (const protocol of protocolNames) {
-      const s = await subscribe(protocol, testAdminToken, address);
-      assert.equal(s.outcome, "too many open streams for this address (at most 4)", protocol);
+      const abort = new AbortController();
+      const err = await failure(
+        clientAs(ChatService, server.url, protocol, testAdminToken, fromAddress(address))
+          .subscribe({ room }, { signal: abort.signal })
+          [Symbol.asyncIterator]()
+          .next(),
+      );
+      abort.abort();
+      assert.equal(err?.rawMessage, "too many open streams for this address (at most 4)", protocol);
+      // The request log's x-request-id comes with every answer from a call that was built.
+      assert.equal(
+        err?.metadata.get("x-request-id"),
+        null,
+        `${protocol}: answered before the call was built`,
+      );
     }
+    assert.equal(
+      await subscribes(),
+      before + protocolNames.length,
+      "each refusal is counted in rpc_requests_total",
+    );
     // A bidi stream, whose client has not finished sending, is answered all the same.
     const abort = new AbortController();
-    const chat = clientAs(ChatService, server.url, "grpc", testAdminToken, fromAddress(address)).chat(
-      (async function* () {
-        yield { room: "early-refusal" };
-        await new Promise((r) => abort.signal.addEventListener("abort", r));
-      })(),
-      { signal: abort.signal },
-    );
-    const chatError = await failure(collect(chat));
+    const chatError = await chatFrom(abort);
     abort.abort();
     assert.equal(chatError?.code, Code.ResourceExhausted);
-    assert.equal(await calls(), before, "no refused call reached the interceptors (none was counted)");
+    assert.equal(chatError?.metadata.get("x-request-id"), null, "bidi: answered before the call was built");
     assert.equal(server.ctx.openCalls.streams(), base + 4);
     for (const s of open) s.close();
+    heldChat.abort();
+    await heldChatDone;
     await eventually("released", () => server.ctx.openCalls.streams() === base);
     const after = await subscribe("connect-binary-h2c", testAdminToken, address);
     assert.equal(after.outcome, "OK", "below the cap again, streams open as usual");

@@ -17,6 +17,8 @@ import { queryRows } from "./support.ts";
 const send = (message: unknown) => process.send?.(message);
 const env = JSON.parse(process.env.ATTACK_SERVER_ENV ?? "{}") as Record<string, string>;
 const profileDir = process.env.ATTACK_PROFILE_DIR || undefined;
+/** "heap": the profile per window samples allocations (what allocates) instead of CPU time. */
+const profileKind = process.env.ATTACK_PROFILE_KIND === "heap" ? "heap" : "cpu";
 const server = await startTestServer(env);
 const { ctx } = server;
 
@@ -26,8 +28,11 @@ loopDelay.enable();
 const session = profileDir ? new Session() : undefined;
 if (session) {
   session.connect();
-  await session.post("Profiler.enable");
-  await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  if (profileKind === "heap") await session.post("HeapProfiler.enable");
+  else {
+    await session.post("Profiler.enable");
+    await session.post("Profiler.setSamplingInterval", { interval: 200 });
+  }
 }
 
 interface Window {
@@ -68,7 +73,14 @@ async function windowStart(): Promise<null> {
     }, 5),
   };
   window = w;
-  if (session) await session.post("Profiler.start");
+  if (session && profileKind === "heap") {
+    // Every allocation sampled, not only what is still alive when the window ends.
+    await session.post("HeapProfiler.startSampling", {
+      samplingInterval: 4096,
+      includeObjectsCollectedByMajorGC: true,
+      includeObjectsCollectedByMinorGC: true,
+    });
+  } else if (session) await session.post("Profiler.start");
   return null;
 }
 
@@ -81,7 +93,10 @@ async function windowEnd(label: string): Promise<WindowStats> {
   const cpu = process.cpuUsage(w.cpu);
   const usedHeap = getHeapStatistics().used_heap_size;
   const pauses = (w.gc.stop()?.statistics ?? []) as GcRecord[];
-  if (session) {
+  if (session && profileKind === "heap") {
+    const { profile } = await session.post("HeapProfiler.stopSampling");
+    if (profileDir) writeFileSync(join(profileDir, `${label}.heapprofile`), JSON.stringify(profile));
+  } else if (session) {
     const { profile } = await session.post("Profiler.stop");
     if (profileDir) writeFileSync(join(profileDir, `${label}.cpuprofile`), JSON.stringify(profile));
   }

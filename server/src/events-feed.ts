@@ -24,6 +24,8 @@ export interface FeedOptions {
   pageSize?: number;
   /** Called as soon as the buffer overflows, before the consumer asks for more. */
   onOverflow?: (err: ConnectError) => void;
+  /** Called once when the feed ends, however it ends. */
+  onEnd?: () => void;
   /** Told, for each event delivered from the bus, the seconds since it was published. */
   observeLag?: (seconds: number) => void;
   /** Runs each table read (default: at once); see gate.ts. */
@@ -256,5 +258,6 @@ export async function* followTopicBatches(
     unsubscribe();
     stopWatching();
     opts.signal.removeEventListener("abort", onAbort);
+    opts.onEnd?.();
   }
 }

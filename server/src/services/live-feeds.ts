@@ -1,4 +1,4 @@
-import type { ConnectError, HandlerContext } from "@connectrpc/connect";
+import type { HandlerContext } from "@connectrpc/connect";
 import type { EventBus } from "../bus/event-bus.ts";
 import { endStalledCall } from "../call-control.ts";
 import type { Db } from "../db/database.ts";
@@ -32,7 +32,7 @@ export function followForCall(
   /** Ends the feed before the call ends (default: the call's signal). */
   signal: AbortSignal = ctx.signal,
 ): AsyncGenerator<StoredEvent> {
-  return forCall(ctx, (onOverflow) => followTopic(feedOptions(feeds, topic, after, key, signal, onOverflow)));
+  return followTopic(feedOptions(feeds, ctx, topic, after, key, signal));
 }
 
 /**
@@ -45,19 +45,20 @@ export function followBatchesForCall(
   topic: string,
   after: number,
 ): AsyncGenerator<StoredEvent[]> {
-  return forCall(ctx, (onOverflow) =>
-    followTopicBatches(feedOptions(feeds, topic, after, undefined, ctx.signal, onOverflow)),
-  );
+  return followTopicBatches(feedOptions(feeds, ctx, topic, after, undefined, ctx.signal));
 }
 
 function feedOptions(
   feeds: LiveFeeds,
+  ctx: HandlerContext,
   topic: string,
   after: number,
   key: string | undefined,
   signal: AbortSignal,
-  onOverflow: (err: ConnectError) => void,
 ): FeedOptions {
+  // A consumer that is merely slow pulls again soon and gets the error in band; one that is
+  // parked on a full connection does not, and after this grace its stream is reset.
+  let stalled: NodeJS.Timeout | undefined;
   return {
     db: feeds.db,
     bus: feeds.bus,
@@ -70,26 +71,11 @@ function feedOptions(
     safetyPollMs: feeds.safetyPollMs,
     observeLag: feeds.observeLag,
     gate: feeds.gate,
-    onOverflow,
+    onOverflow: (err) => {
+      stalled = setTimeout(() => endStalledCall(ctx, err), stalledGraceMs);
+    },
+    onEnd: () => clearTimeout(stalled),
   };
-}
-
-/** Runs `follow`, and resets the call a grace after its feed overflowed (the client is parked). */
-async function* forCall<T>(
-  ctx: HandlerContext,
-  follow: (onOverflow: (err: ConnectError) => void) => AsyncGenerator<T>,
-): AsyncGenerator<T> {
-  // A consumer that is merely slow pulls again soon and gets the error in band; one that is
-  // parked on a full connection does not, and after this grace its stream is reset.
-  let stalled: NodeJS.Timeout | undefined;
-  const feed = follow((err) => {
-    stalled = setTimeout(() => endStalledCall(ctx, err), stalledGraceMs);
-  });
-  try {
-    yield* feed;
-  } finally {
-    clearTimeout(stalled);
-  }
 }
 
 const stalledGraceMs = 1000;

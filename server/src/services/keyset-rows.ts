@@ -1,13 +1,13 @@
 /**
- * Rows of a keyset-paged query as one stream, reading one page ahead: the next page is
+ * Pages of a keyset-paged query as one stream, reading one page ahead: the next page is
  * queried while the current one is being sent, so the database and the client work at the
  * same time instead of taking turns. At most two pages are held, whatever the table size.
  */
-export async function* keysetRows<Row extends { id: string }>(
+export async function* keysetPages<Row extends { id: string }>(
   fetchPage: (after: string | undefined) => Promise<Row[]>,
   limit: number,
   after: string | undefined,
-): AsyncGenerator<Row> {
+): AsyncGenerator<Row[]> {
   let next = fetchPage(after);
   for (;;) {
     const page = await next;
@@ -18,7 +18,16 @@ export async function* keysetRows<Row extends { id: string }>(
       // Awaited on the next turn; if the client leaves first, its outcome no longer matters.
       next.catch(() => {});
     }
-    for (const row of page) yield row;
+    if (page.length > 0) yield page;
     if (!more) return;
   }
+}
+
+/** The rows of keysetPages one by one. */
+export async function* keysetRows<Row extends { id: string }>(
+  fetchPage: (after: string | undefined) => Promise<Row[]>,
+  limit: number,
+  after: string | undefined,
+): AsyncGenerator<Row> {
+  for await (const page of keysetPages(fetchPage, limit, after)) yield* page;
 }

@@ -1,14 +1,21 @@
+import { create } from "@bufbuild/protobuf";
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from "@connectrpc/connect";
-import { OrderEventType, type OrderService, OrderStatus } from "../../../gen/switchboard/v1/order_pb.js";
+import {
+  ListOrdersResponseSchema,
+  OrderEventType,
+  type OrderService,
+  OrderStatus,
+} from "../../../gen/switchboard/v1/order_pb.js";
 import { actingUser, isAdmin, ownerFilter, principalOf, visibleOwner } from "../auth/principal.ts";
 import { inTransaction, withDeadline } from "../db/deadline.ts";
 import type { OrderRow } from "../db/schema.ts";
 import { canMove, statusName } from "../order-status.ts";
+import { responseBatcher } from "../response-batch.ts";
 import { appendEvent, type StoredEvent } from "../stores/event-store.ts";
 import { insertNotification } from "../stores/notification-store.ts";
 import * as store from "../stores/order-store.ts";
 import { getUser } from "../stores/user-store.ts";
-import { keysetRows } from "./keyset-rows.ts";
+import { keysetPages } from "./keyset-rows.ts";
 import { followForCall, type LiveFeeds } from "./live-feeds.ts";
 import { encodeNotification, notificationTopic } from "./notification-messages.ts";
 import { decodeOrderEvent, encodeOrderEvent, orderToMessage } from "./order-messages.ts";
@@ -24,6 +31,7 @@ const defaultPageSize = 500;
  */
 export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderService> {
   const { db, bus } = feeds;
+  const listBatch = responseBatcher(ListOrdersResponseSchema);
 
   async function publish(events: StoredEvent[]): Promise<void> {
     await bus.publish(events);
@@ -84,7 +92,10 @@ export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderSe
       const userId = ownerFilter(ctx, req.userId);
       const pages = (after: string | undefined) =>
         withDeadline(db, ctx, (tx) => store.listOrdersPage(tx, { userId, status, after, limit }));
-      for await (const row of keysetRows(pages, limit, req.after)) yield { order: orderToMessage(row) };
+      // A page goes out as one write (response-batch.ts): per message, only encoding is left.
+      for await (const page of keysetPages(pages, limit, req.after)) {
+        yield listBatch(page.map((row) => create(ListOrdersResponseSchema, { order: orderToMessage(row) })));
+      }
     },
 
     async updateOrderStatus(req, ctx) {

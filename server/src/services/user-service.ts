@@ -11,6 +11,7 @@ import {
   type CreateUserRequest,
   type DeleteUserRequest,
   type GetUserRequest,
+  ListUsersResponseSchema,
   type UpdateUserRequest,
   type User,
   type UserService,
@@ -24,11 +25,12 @@ import { isAdmin, principalOf, visibleOwner } from "../auth/principal.ts";
 import type { Db } from "../db/database.ts";
 import { withDeadline } from "../db/deadline.ts";
 import { toConnectError } from "../db/errors.ts";
+import { responseBatcher } from "../response-batch.ts";
 import { type ImportOutcome, startUserImport } from "../stores/user-import.ts";
 import * as store from "../stores/user-store.ts";
 import type { UserCache } from "../user-cache.ts";
 import type { CheckMessage } from "../validation.ts";
-import { keysetRows } from "./keyset-rows.ts";
+import { keysetPages } from "./keyset-rows.ts";
 import { roleFromMessage, userToMessage } from "./user-messages.ts";
 
 export interface UserServiceDeps {
@@ -53,6 +55,7 @@ const defaultPageSize = 500;
  */
 export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof UserService> {
   const { db, checkMessage, userCache } = deps;
+  const listBatch = responseBatcher(ListUsersResponseSchema);
 
   async function createOne(req: CreateUserRequest, ctx: HandlerContext): Promise<User> {
     // CreateUser is admin-only by the contract; UserStream's create operation is checked here.
@@ -184,7 +187,10 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
       const only = visibleOwner(ctx);
       const pages = (after: string | undefined) =>
         withDeadline(db, ctx, (tx) => store.listUsersPage(tx, { after, query: req.query, limit, only }));
-      for await (const row of keysetRows(pages, limit, req.after)) yield { user: userToMessage(row) };
+      // A page goes out as one write (response-batch.ts): per message, only encoding is left.
+      for await (const page of keysetPages(pages, limit, req.after)) {
+        yield listBatch(page.map((row) => create(ListUsersResponseSchema, { user: userToMessage(row) })));
+      }
     },
 
     async batchCreateUsers(requests, ctx) {

@@ -11,8 +11,18 @@ export interface CallOutcome {
   httpStatus: number;
 }
 
+/**
+ * Receive windows of Go's HTTP/2 transport (what connect-go and grpc-go clients use: 4 MiB per
+ * stream, and grpc-go grows its windows further by BDP estimation). node:http2's default of
+ * 64 KiB makes a fast stream wait for this client's WINDOW_UPDATE every 64 KiB, which measures
+ * the client rather than the server.
+ */
+const streamWindowBytes = 4 << 20;
+const sessionWindowBytes = 16 << 20;
+
 export function openSession(baseUrl: string): Promise<ClientHttp2Session> {
-  const session = connect(baseUrl);
+  const session = connect(baseUrl, { settings: { initialWindowSize: streamWindowBytes } });
+  session.once("connect", () => session.setLocalWindowSize(sessionWindowBytes));
   session.on("error", () => {});
   return new Promise((resolve, reject) => {
     session.once("connect", () => resolve(session));

@@ -37,3 +37,21 @@ export function createLogger(config: Pick<Config, "logLevel">, destination?: pin
   };
   return destination ? pino(options, destination) : pino(options);
 }
+
+/**
+ * Standard output, written asynchronously: lines that come while a write is in flight go out
+ * together in the next one. Written synchronously, the completion line of every call was its
+ * own write(2), about 7% of a small call's CPU under load. When idle a line still goes out at
+ * once (no minimum length). Lines still buffered when the process exits are flushed then.
+ */
+export function asyncStdout(): pino.DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: false });
+  process.once("exit", () => {
+    try {
+      stream.flushSync();
+    } catch {
+      // Nothing left to write, or stdout is gone: nothing more can be done on the way out.
+    }
+  });
+  return stream;
+}

@@ -1,7 +1,6 @@
 // A minimal gRPC client over node:http2 for the bench's client processes: far lighter than
 // the server it loads, so on its own core it is never what limits a figure. Every call
 // reports its grpc-status; anything but 0 is an error the bench counts and fails on.
-import { once } from "node:events";
 import { type ClientHttp2Session, type ClientHttp2Stream, connect } from "node:http2";
 
 export interface CallOutcome {
@@ -88,5 +87,15 @@ export function startCall(
 
 /** Writes with backpressure: waits for 'drain' when the stream's buffer is full. */
 export async function write(stream: ClientHttp2Stream, chunk: Buffer): Promise<void> {
-  if (!stream.write(chunk)) await Promise.race([once(stream, "drain"), once(stream, "close")]);
+  if (stream.write(chunk)) return;
+  // Both listeners go once either fires (once() would leave the other behind, one per write).
+  await new Promise<void>((resolve) => {
+    const done = () => {
+      stream.off("drain", done);
+      stream.off("close", done);
+      resolve();
+    };
+    stream.on("drain", done);
+    stream.on("close", done);
+  });
 }

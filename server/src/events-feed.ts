@@ -137,13 +137,15 @@ export async function* followTopicBatches(
   /** Resolves true when woken (an event, the bus's state, the end), false after `ms`. */
   const sleep = (ms: number) =>
     new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => resolve(false), ms);
+      const timer = setTimeout(() => {
+        wake = undefined;
+        resolve(false);
+      }, ms);
       wake = () => {
+        wake = undefined;
         clearTimeout(timer);
         resolve(true);
       };
-    }).finally(() => {
-      wake = undefined;
     });
   // Since when the next event has been missing while later ones wait (undefined: no gap).
   let gapSince: number | undefined;

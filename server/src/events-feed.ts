@@ -63,11 +63,14 @@ const recoveryPolls = 3;
 
 /**
  * How long a gap in the bus's numbering waits to fill from the bus. An event published on
- * another instance overtakes an earlier one whenever that one's publisher is a little slower;
- * reading the table for it would cost every stream of the topic on this instance two queries.
- * A message the bus really lost waits this much longer for its reader.
+ * another instance overtakes an earlier one whenever that one's publisher is a little slower,
+ * and under load by hundreds of milliseconds; reading the table for it costs every stream of
+ * the topic on this instance two queries and a decode of its own, all at once, which slows
+ * every publisher further (with 250 ms, a fan-out bench run under load saw all 500 streams of
+ * an instance read the table again). A message the bus really lost (rare: Redis restarting)
+ * waits this much longer.
  */
-const defaultReorderMs = 250;
+const defaultReorderMs = 1000;
 
 export async function* followTopic(opts: FeedOptions): AsyncGenerator<StoredEvent> {
   // One event a batch: the resume cursor named on overflow is then the consumer's own.

@@ -12,7 +12,7 @@ const onStream = (session: object, stream: { destroyed: boolean; closed: boolean
 const checkPhase = () => new Promise((r) => setImmediate(r));
 
 test("under the per-turn budget every request starts in the same turn, once this turn's reads are done", async () => {
-  const dispatch = createFairDispatch(8);
+  const dispatch = createFairDispatch(8, 8);
   const started: number[] = [];
   const a = on({});
   for (let i = 0; i < 8; i++) dispatch(a, () => started.push(i));
@@ -36,6 +36,24 @@ test("a flood from one connection does not hold back another's request", async (
     order.filter((s) => s !== "other"),
     Array.from({ length: 1000 }, (_, i) => `flood ${i}`),
     "one connection's requests keep their order",
+  );
+});
+
+test("one connection starts at most its share of a turn, the rest after the next reads", async () => {
+  const dispatch = createFairDispatch(128, 16);
+  const started: string[] = [];
+  const flood = on({});
+  for (let i = 0; i < 100; i++) dispatch(flood, () => started.push(`flood ${i}`));
+  await checkPhase();
+  assert.equal(started.length, 16, "the first turn takes 16 of the flood's 100, not all");
+  // A request read before the next turn starts in it, beside the flood's next share.
+  dispatch(on({}), () => started.push("other"));
+  await checkPhase();
+  assert.ok(started.indexOf("other") <= 16 + 1, `started at ${started.indexOf("other")}`);
+  while (started.length < 101) await checkPhase();
+  assert.deepEqual(
+    started.filter((s) => s !== "other"),
+    Array.from({ length: 100 }, (_, i) => `flood ${i}`),
   );
 });
 

@@ -12,14 +12,18 @@ interface Waiting {
  * read delivered before it looks at any other socket, so a client that sends thousands of
  * requests at once (a burst, a flood of bad tokens, HTTP/2 rapid reset) makes every other
  * client wait behind all of them, even when each is refused cheaply. Here requests start on
- * the loop's check phase, once the reads of this turn are done: at most `perTurn` a turn,
- * one per connection per round, the rest waiting in a queue per connection with I/O polled
- * between turns — so another client's request waits behind a few of the flood's, not all of
- * them. Waiting until the reads are done also lets a stream that its client opened and reset
+ * the loop's check phase, once the reads of this turn are done: at most `perTurn` a turn and
+ * `perConnection` of them from any one connection, one per connection per round, the rest
+ * waiting in a queue per connection with I/O polled between turns — so another client's
+ * request waits behind a few of the flood's, not all of them (the calls started in one turn
+ * run interleaved, and each finishes about when the turn's last does). Waiting until the reads are done also lets a stream that its client opened and reset
  * in the same write (rapid reset, CVE-2023-44487) be seen as gone and dropped before any
  * work is spent on it; a request whose client left while it waited is dropped the same way.
  */
-export function createFairDispatch(perTurn: number): (req: NodeRequest, start: () => void) => void {
+export function createFairDispatch(
+  perTurn: number,
+  perConnection = Math.max(1, Math.ceil(perTurn / 8)),
+): (req: NodeRequest, start: () => void) => void {
   const queues = new Map<object, Waiting[]>();
   let turnScheduled = false;
 
@@ -35,12 +39,19 @@ export function createFairDispatch(perTurn: number): (req: NodeRequest, start: (
   function turn(): void {
     turnScheduled = false;
     let started = 0;
-    while (started < perTurn && queues.size > 0) {
+    const startedBy = new Map<object, number>();
+    let more = queues.size > 0;
+    while (started < perTurn && more) {
+      more = false;
       for (const [connection, queue] of queues) {
+        const mine = startedBy.get(connection) ?? 0;
+        if (mine >= perConnection) continue;
+        more = true;
         const next = queue.shift();
         if (queue.length === 0) queues.delete(connection);
         if (next && !gone(next.req)) {
           started++;
+          startedBy.set(connection, mine + 1);
           next.start();
         }
         if (started >= perTurn) break;

@@ -1,8 +1,10 @@
 // The attack suite of issue #8: each attack runs from a worker thread against a server with
-// production-like limits while a bystander (another signed-in user, on a connection of its
-// own) keeps calling. The tests assert what the server answered and that it released what
-// the attack held; the bystander's latency is measured and written to
-// test-results/attack-report.md, never asserted.
+// production-like limits, in a process of its own (isolated-server.ts), while a bystander
+// (another signed-in user, on a connection of its own) keeps calling. The tests assert what
+// the server answered and that it released what the attack held (asking the server process);
+// the bystander's latency, and the server's own CPU, allocation, event-loop delay and GC
+// during each attack, are measured and written to test-results/attack-report.md, never
+// asserted.
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { availableParallelism } from "node:os";

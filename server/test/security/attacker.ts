@@ -1,6 +1,6 @@
 // The attacking client of abuse.test.ts, run in a worker thread so that its own work (building
-// ten thousand requests, holding five thousand streams) is not done on the event loop the
-// server and the bystander share. Each attack returns what was sent and how it was answered.
+// ten thousand requests, holding five thousand streams) is not done on the bystander's event
+// loop. Each attack returns what was sent and how it was answered.
 import { randomUUID } from "node:crypto";
 import * as http2 from "node:http2";
 import * as net from "node:net";

@@ -204,6 +204,7 @@ export interface LatencyStats {
   /** Of those, the ones that failed. */
   errors: number;
   p50: number;
+  p90: number;
   p99: number;
   max: number;
   /** The first failure's message, if any. */
@@ -260,6 +261,7 @@ export function startBystander(call: () => Promise<unknown>, pauseMs = 5): Bysta
             n: inWindow.length,
             errors: failed.length,
             p50: percentile(ms, 50),
+            p90: percentile(ms, 90),
             p99: percentile(ms, 99),
             max: ms.at(-1) ?? Number.NaN,
             ...(failed[0]?.error ? { firstError: failed[0].error } : {}),

@@ -43,7 +43,7 @@ export function routes(ctx: AppContext): (router: ConnectRouter) => void {
     );
     router.service(OrderService, createOrderService(feeds));
     router.service(NotificationService, createNotificationService(feeds));
-    router.service(ChatService, createChatService(feeds, ctx.checkMessage));
+    router.service(ChatService, createChatService(feeds, ctx.checkMessage, ctx.userCache));
 
     // The standard services describe whatever this router answers, themselves included. They
     // read the router when called, after registration is complete, so a service registered

@@ -14,6 +14,7 @@ import { responseBatcher } from "../response-batch.ts";
 import { postChatMessage } from "../stores/chat-store.ts";
 import { headSequence, type StoredEvent } from "../stores/event-store.ts";
 import { getUser } from "../stores/user-store.ts";
+import type { UserCache } from "../user-cache.ts";
 import type { CheckMessage } from "../validation.ts";
 import { chatTopic, decodeChatMessage, encodeChatMessage, subscribeResponseOf } from "./chat-messages.ts";
 import { followBatchesForCall, followForCall, type LiveFeeds } from "./live-feeds.ts";
@@ -37,19 +38,22 @@ interface PostRequest {
 export function createChatService(
   feeds: LiveFeeds,
   checkMessage: CheckMessage,
+  /** Where a post finds its sender's name (GetUser's cache: usually no database read). */
+  userCache: UserCache,
 ): ServiceImpl<typeof ChatService> {
   const { db, bus } = feeds;
   const gate = feeds.gate ?? ((work) => work());
   const subscribeBatch = responseBatcher(SubscribeResponseSchema);
 
   async function post(req: PostRequest, ctx: HandlerContext): Promise<ChatMessage> {
-    // Two statements and no transaction around them: the sender's name, then the message and
-    // its event in one statement (chat-store.ts says why). A sender deleted in between is
-    // refused by the foreign key.
+    // The sender's name (from the user cache), then the message and its event in one statement
+    // (chat-store.ts says why). A sender deleted in between is refused by the foreign key.
+    // The sender must exist; the foreign key would say so too, but not which rule failed.
+    const sender = await userCache.get(req.userId, () =>
+      withDeadline(db, ctx, (tx) => getUser(tx, req.userId)),
+    );
+    if (!sender) throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
     const event = await withDeadline(db, ctx, async (db) => {
-      // The sender must exist; the foreign key would say so too, but not which rule failed.
-      const sender = await getUser(db, req.userId);
-      if (!sender) throw new ConnectError(`user ${req.userId} not found`, Code.NotFound);
       const message = {
         id: uuidv7(),
         room: req.room,

@@ -97,6 +97,15 @@ test("a message is serialized once however many batches (streams) carry it, once
   assert.equal(other.calls, 2);
 });
 
+test("a batcher for messages sent once (shared: false) keeps no bytes and encodes each time", async () => {
+  const batch = responseBatcher(SubscribeResponseSchema, { shared: false });
+  const page = [response("one", 1), response("two", 2)];
+  const binary = countingSerialization();
+  const chunks = await written([batch(page), batch(page)], binary);
+  assert.equal(binary.calls, 4);
+  assert.deepEqual(chunks[0], chunks[1]);
+});
+
 test("a batch of one is a batch too, and a plain message still goes out on its own", async () => {
   const batch = responseBatcher(SubscribeResponseSchema);
   const one = response("solo", 7);

@@ -26,10 +26,22 @@ export type ResponseBatcher<Desc extends DescMessage> = (
  *
  * A batch of one is still a batch, so that its message too is serialized once for every stream.
  */
-export function responseBatcher<Desc extends DescMessage>(schema: Desc): ResponseBatcher<Desc> {
+export function responseBatcher<Desc extends DescMessage>(
+  schema: Desc,
+  options: {
+    /**
+     * Remember each message's bytes for the next stream that writes it (default). Off for
+     * messages only one stream ever sends (a page of ListUsers): nothing to share, and a
+     * hundred thousand weak entries would only keep their bytes alive until a full GC.
+     */
+    shared?: boolean;
+  } = {},
+): ResponseBatcher<Desc> {
+  const shared = options.shared ?? true;
   // Per message object: the serialization it was encoded with (binary or JSON) and the bytes.
   const encoded = new WeakMap<object, { serialization: object; bytes: Uint8Array }>();
   const serialize = (serialization: Serialization<unknown>, message: MessageShape<Desc>) => {
+    if (!shared) return serialization.serialize(message);
     const hit = encoded.get(message);
     if (hit?.serialization === serialization) return hit.bytes;
     // The method's own serializer, so its size limit (MAX_MESSAGE_BYTES) applies to each message.

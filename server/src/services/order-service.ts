@@ -31,7 +31,7 @@ const defaultPageSize = 500;
  */
 export function createOrderService(feeds: LiveFeeds): ServiceImpl<typeof OrderService> {
   const { db, bus } = feeds;
-  const listBatch = responseBatcher(ListOrdersResponseSchema);
+  const listBatch = responseBatcher(ListOrdersResponseSchema, { shared: false });
 
   async function publish(events: StoredEvent[]): Promise<void> {
     await bus.publish(events);

@@ -55,7 +55,7 @@ const defaultPageSize = 500;
  */
 export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof UserService> {
   const { db, checkMessage, userCache } = deps;
-  const listBatch = responseBatcher(ListUsersResponseSchema);
+  const listBatch = responseBatcher(ListUsersResponseSchema, { shared: false });
 
   async function createOne(req: CreateUserRequest, ctx: HandlerContext): Promise<User> {
     // CreateUser is admin-only by the contract; UserStream's create operation is checked here.

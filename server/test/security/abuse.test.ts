@@ -18,6 +18,7 @@ import { clientFor, collect, streamOf } from "../support/clients.ts";
 import type { AttackName, AttackResult } from "./attacker.ts";
 import { type IsolatedServer, startIsolatedServer, type WindowStats } from "./isolated-server.ts";
 import {
+  attackLimits,
   type Bystander,
   clientAs,
   fromAddress,
@@ -30,20 +31,7 @@ import {
   unsignedToken,
 } from "./support.ts";
 
-/** Production defaults for the rate and stream limits; the write timeout and message cap smaller, to keep the run short. */
-const env = {
-  RATE_LIMIT_USER_PER_SECOND: "10",
-  RATE_LIMIT_USER_BURST: "40",
-  RATE_LIMIT_ADDRESS_PER_SECOND: "100",
-  RATE_LIMIT_ADDRESS_BURST: "200",
-  MAX_STREAMS_PER_USER: "32",
-  MAX_STREAMS_PER_ADDRESS: "512",
-  MAX_CONCURRENT_STREAMS: "100",
-  STREAM_WRITE_TIMEOUT_MS: "1000",
-  MAX_MESSAGE_BYTES: "65536",
-  // Each attacker gets an address of its own (X-Forwarded-For), as distinct clients would have.
-  TRUST_PROXY: "true",
-};
+const env = attackLimits;
 /** Short attacks are repeated for at least this long, so the bystander gets a sample. */
 const minAttackMs = 1500;
 /** The bystander's quiet window measured just before each attack. */

@@ -32,6 +32,24 @@ function withHeaders(headers: Record<string, string>): Interceptor {
   };
 }
 
+/**
+ * The attack suite's server limits: production defaults for the rate and stream limits; the
+ * write timeout and message cap smaller, to keep the runs short.
+ */
+export const attackLimits: Record<string, string> = {
+  RATE_LIMIT_USER_PER_SECOND: "10",
+  RATE_LIMIT_USER_BURST: "40",
+  RATE_LIMIT_ADDRESS_PER_SECOND: "100",
+  RATE_LIMIT_ADDRESS_BURST: "200",
+  MAX_STREAMS_PER_USER: "32",
+  MAX_STREAMS_PER_ADDRESS: "512",
+  MAX_CONCURRENT_STREAMS: "100",
+  STREAM_WRITE_TIMEOUT_MS: "1000",
+  MAX_MESSAGE_BYTES: "65536",
+  // Each attacker gets an address of its own (X-Forwarded-For), as distinct clients would have.
+  TRUST_PROXY: "true",
+};
+
 /** A transport like support/clients.ts's, plus `headers` on every call. Each is its own connection. */
 export function transportAs(
   protocol: ProtocolName,

@@ -285,9 +285,9 @@ test("batches: a limit of events or bytes splits what waits, and followTopic han
   stop.abort();
 });
 
-test("an event overtaken on the bus is waited for, not read from the table", async () => {
+/** A batch feed on its own bus and topic that counts its table reads, for the reorder tests. */
+function reorderingFeed(topic: string, reorderMs: number) {
   const bus = createMemoryBus();
-  const topic = "overtaken";
   const reads = countingGate();
   const stop = new AbortController();
   const feed = followTopicBatches({
@@ -299,8 +299,13 @@ test("an event overtaken on the bus is waited for, not read from the table", asy
     maxBuffered: 100,
     pollMs: 10_000,
     gate: reads.gate,
-    reorderMs: 60_000,
+    reorderMs,
   });
+  return { bus, topic, reads, stop, feed };
+}
+
+test("an event overtaken on the bus is waited for, not read from the table", async () => {
+  const { bus, topic, reads, stop, feed } = reorderingFeed("overtaken", 60_000);
   const first = feed.next();
   // Subscribed, and the empty table read (its head, then one page).
   while (reads.reads() < 2) await new Promise((r) => setTimeout(r, 5));
@@ -317,21 +322,7 @@ test("an event overtaken on the bus is waited for, not read from the table", asy
 });
 
 test("a gap the bus never fills is read from the table once the reorder wait is over", async () => {
-  const bus = createMemoryBus();
-  const topic = "lost";
-  const reads = countingGate();
-  const stop = new AbortController();
-  const feed = followTopicBatches({
-    db: database.db,
-    bus,
-    topic,
-    after: 0,
-    signal: stop.signal,
-    maxBuffered: 100,
-    pollMs: 10_000,
-    gate: reads.gate,
-    reorderMs: 50,
-  });
+  const { bus, topic, reads, stop, feed } = reorderingFeed("lost", 50);
   const first = feed.next();
   while (reads.reads() < 2) await new Promise((r) => setTimeout(r, 5));
   await new Promise((r) => setTimeout(r, 20));

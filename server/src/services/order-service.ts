@@ -15,7 +15,7 @@ import { appendEvent, type StoredEvent } from "../stores/event-store.ts";
 import { insertNotification } from "../stores/notification-store.ts";
 import * as store from "../stores/order-store.ts";
 import { getUser } from "../stores/user-store.ts";
-import { keysetPages } from "./keyset-rows.ts";
+import { keysetPages } from "./keyset-pages.ts";
 import { followForCall, type LiveFeeds } from "./live-feeds.ts";
 import { encodeNotification, notificationTopic } from "./notification-messages.ts";
 import { decodeOrderEvent, encodeOrderEvent, orderToMessage } from "./order-messages.ts";

@@ -30,7 +30,7 @@ import { type ImportOutcome, startUserImport } from "../stores/user-import.ts";
 import * as store from "../stores/user-store.ts";
 import type { UserCache } from "../user-cache.ts";
 import type { CheckMessage } from "../validation.ts";
-import { keysetPages } from "./keyset-rows.ts";
+import { keysetPages } from "./keyset-pages.ts";
 import { roleFromMessage, userToMessage } from "./user-messages.ts";
 
 export interface UserServiceDeps {

@@ -168,22 +168,6 @@ async function measured<T>(
 
 const sum = (t: Tally) => Object.values(t).reduce((a, b) => a + b, 0);
 
-const gcNames: Record<string, string> = {
-  Scavenge: "scavenge",
-  MarkSweepCompact: "mark-compact",
-  IncrementalMarking: "incremental marking",
-  ProcessWeakCallbacks: "weak callbacks",
-};
-
-/** The server's own view of an attack, for the report. */
-function serverLine(s: WindowStats): string {
-  const gc = Object.entries(s.gc)
-    .sort((a, b) => b[1].ms - a[1].ms)
-    .map(([kind, g]) => `${gcNames[kind] ?? kind} ${g.n}× ${g.ms.toFixed(0)} ms (max ${g.maxMs.toFixed(1)})`)
-    .join(", ");
-  return `CPU ${s.cpuMs.toFixed(0)} ms in ${(s.wallMs / 1000).toFixed(1)} s; allocated ${s.allocatedMb.toFixed(0)} MB (heap ${s.heapAfterMb.toFixed(0)} MB after); loop delay p99 ${s.loopDelayP99Ms.toFixed(1)} / max ${s.loopDelayMaxMs.toFixed(1)} ms; GC ${gc || "none"}`;
-}
-
 test("IDOR sweep: another user's orders read and cancelled by id over every protocol", {
   timeout: 60_000,
 }, async () => {
@@ -232,7 +216,6 @@ test("IDOR sweep: another user's orders read and cancelled by id over every prot
     baseline,
     during,
     quiet,
-    server: serverLine(serverStats),
     serverStats,
   });
 });
@@ -263,7 +246,6 @@ test("spoofed chat sender: SendMessage and Chat naming the victim", { timeout: 6
     baseline,
     during,
     quiet,
-    server: serverLine(serverStats),
     serverStats,
   });
 });
@@ -308,7 +290,6 @@ test("forged, expired and otherwise bad tokens", { timeout: 60_000 }, async () =
     baseline,
     during,
     quiet,
-    server: serverLine(serverStats),
     serverStats,
   });
 });
@@ -340,7 +321,6 @@ test("oversize messages: 1 MiB requests against a 64 KiB limit, and length prefi
     baseline,
     during,
     quiet,
-    server: serverLine(serverStats),
     serverStats,
   });
 });
@@ -377,7 +357,6 @@ test("10,000 requests in a burst from one user", { timeout: 90_000 }, async () =
     baseline,
     during,
     quiet,
-    server: serverLine(serverStats),
     serverStats,
   });
 });
@@ -467,7 +446,6 @@ test("5,000 idle streams from one client over 50 connections", { timeout: 90_000
     baseline,
     during,
     quiet,
-    server: serverLine(serverStats),
     serverStats,
   });
   console.log(
@@ -510,7 +488,6 @@ test("a client that opens streams and never reads", { timeout: 60_000 }, async (
     baseline,
     during,
     quiet,
-    server: serverLine(serverStats),
     serverStats,
   });
 });
@@ -555,7 +532,6 @@ test("HTTP/2 rapid reset (CVE-2023-44487): streams opened and cancelled at once,
     baseline,
     during,
     quiet,
-    server: serverLine(serverStats),
     serverStats,
   });
 });

@@ -23,6 +23,7 @@ import { SignJWT } from "jose";
 import { bearer, testAuthSecret } from "../support/auth.ts";
 import type { ProtocolName } from "../support/clients.ts";
 import type { TestServer } from "../support/test-server.ts";
+import type { WindowStats } from "./isolated-server.ts";
 
 /** Adds fixed request headers, e.g. X-Forwarded-For for a server started with TRUST_PROXY. */
 function withHeaders(headers: Record<string, string>): Interceptor {
@@ -308,10 +309,24 @@ export interface AttackRow {
   during: LatencyStats;
   /** The bystander in a quiet window just before the attack, under the machine's load of the moment. */
   quiet?: LatencyStats;
-  /** The server's own measurements during the attack (CPU, event-loop delay, GC). */
-  server?: string;
-  /** The same, as numbers (for the JSON copy). */
-  serverStats?: object;
+  /** The server's own measurements during the attack (CPU, allocation, event-loop delay, GC). */
+  serverStats?: WindowStats;
+}
+
+const gcNames: Record<string, string> = {
+  Scavenge: "scavenge",
+  MarkSweepCompact: "mark-compact",
+  IncrementalMarking: "incremental marking",
+  ProcessWeakCallbacks: "weak callbacks",
+};
+
+/** The server's own view of an attack, for the report. */
+function serverLine(s: WindowStats): string {
+  const gc = Object.entries(s.gc)
+    .sort((a, b) => b[1].ms - a[1].ms)
+    .map(([kind, g]) => `${gcNames[kind] ?? kind} ${g.n}× ${g.ms.toFixed(0)} ms (max ${g.maxMs.toFixed(1)})`)
+    .join(", ");
+  return `CPU ${s.cpuMs.toFixed(0)} ms in ${(s.wallMs / 1000).toFixed(1)} s; allocated ${s.allocatedMb.toFixed(0)} MB (heap ${s.heapAfterMb.toFixed(0)} MB after); loop delay p99 ${s.loopDelayP99Ms.toFixed(1)} / max ${s.loopDelayMaxMs.toFixed(1)} ms; GC ${gc || "none"}`;
 }
 
 const ms = (v: number) => (Number.isFinite(v) ? v.toFixed(1) : "–");
@@ -342,7 +357,7 @@ export function startAttackReport(intro: string): { add(row: AttackRow): string 
       const line =
         `| ${row.attack} | ${row.sent} | ${answers} | ${row.during.n} (${row.during.errors}) | ` +
         `${ms(row.baseline.p50)} → ${ms(row.during.p50)} | ${ms(row.baseline.p99)}${row.quiet ? ` (${ms(row.quiet.p99)})` : ""} → ${ms(row.during.p99)} | ` +
-        `${ratio(row.baseline)}${row.quiet ? ` (${ratio(row.quiet)})` : ""} | ${row.server ?? ""} |`;
+        `${ratio(row.baseline)}${row.quiet ? ` (${ratio(row.quiet)})` : ""} | ${row.serverStats ? serverLine(row.serverStats) : ""} |`;
       appendFileSync(reportUrl, `${line}\n`);
       console.log(line);
       return line;

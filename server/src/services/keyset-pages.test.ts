@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { keysetRows } from "./keyset-rows.ts";
+import { keysetPages } from "./keyset-pages.ts";
 
 const table = Array.from({ length: 23 }, (_, i) => ({ id: String(i).padStart(3, "0") }));
 function pager(log: string[]) {
@@ -13,7 +13,7 @@ function pager(log: string[]) {
 test("every row once, in order, across pages (the last one short)", async () => {
   const log: string[] = [];
   const out: string[] = [];
-  for await (const row of keysetRows(pager(log), 10, undefined)) out.push(row.id);
+  for await (const page of keysetPages(pager(log), 10, undefined)) out.push(...page.map((r) => r.id));
   assert.deepEqual(
     out,
     table.map((r) => r.id),
@@ -23,8 +23,8 @@ test("every row once, in order, across pages (the last one short)", async () => 
 
 test("the next page is asked for before the current one has been consumed", async () => {
   const log: string[] = [];
-  const it = keysetRows(pager(log), 10, undefined);
-  await it.next(); // first row of page one
+  const it = keysetPages(pager(log), 10, undefined);
+  await it.next(); // page one
   assert.deepEqual(log, ["fetch after -", "fetch after 009"]);
   await it.return(undefined);
 });
@@ -38,10 +38,10 @@ test("a failing prefetch surfaces when its page is reached, and not if the consu
   };
   const rows: string[] = [];
   await assert.rejects(async () => {
-    for await (const row of keysetRows(failing, 10, undefined)) rows.push(row.id);
+    for await (const page of keysetPages(failing, 10, undefined)) rows.push(...page.map((r) => r.id));
   }, /page two failed/);
   assert.equal(rows.length, 10);
-  const early = keysetRows(failing, 10, undefined);
+  const early = keysetPages(failing, 10, undefined);
   await early.next();
   await early.return(undefined); // the rejected prefetch must not become an unhandled rejection
   await new Promise((r) => setImmediate(r));

@@ -22,12 +22,3 @@ export async function* keysetPages<Row extends { id: string }>(
     if (!more) return;
   }
 }
-
-/** The rows of keysetPages one by one. */
-export async function* keysetRows<Row extends { id: string }>(
-  fetchPage: (after: string | undefined) => Promise<Row[]>,
-  limit: number,
-  after: string | undefined,
-): AsyncGenerator<Row> {
-  for await (const page of keysetPages(fetchPage, limit, after)) yield* page;
-}

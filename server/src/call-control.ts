@@ -5,12 +5,68 @@ import type { HttpHandler } from "./http-handler.ts";
 
 type NodeRequest = Parameters<HttpHandler>[0];
 
-/** The node request behind a call, for the rare case the RPC layer cannot reach. */
-const nodeRequestKey = createContextKey<NodeRequest | undefined>(undefined);
+/**
+ * Where a call came from, for what the RPC layer cannot reach: the client's address, and
+ * a way to cut the call off at the transport. A call arrives either as a node request
+ * (HTTP/1.1, or HTTP/2 through node's compatibility layer) or as a bare HTTP/2 stream (the
+ * unary fast path), so this is the one shape both give.
+ */
+export interface CallOrigin {
+  readonly headers: http2.IncomingHttpHeaders;
+  readonly remoteAddress: string | undefined;
+  /** Resets the call: its HTTP/2 stream with ENHANCE_YOUR_CALM, or its HTTP/1.1 connection. */
+  reset(): void;
+}
 
-/** Context values for connectNodeAdapter: remembers each call's node request. */
-export function callContextValues(req: NodeRequest) {
-  return createContextValues().set(nodeRequestKey, req);
+class RequestOrigin implements CallOrigin {
+  readonly req: NodeRequest;
+  constructor(req: NodeRequest) {
+    this.req = req;
+  }
+  get headers() {
+    return this.req.headers;
+  }
+  get remoteAddress() {
+    return this.req.socket?.remoteAddress;
+  }
+  reset() {
+    resetRequest(this.req);
+  }
+}
+
+class StreamOrigin implements CallOrigin {
+  readonly stream: http2.ServerHttp2Stream;
+  readonly headers: http2.IncomingHttpHeaders;
+  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
+    this.stream = stream;
+    this.headers = headers;
+  }
+  get remoteAddress() {
+    return this.stream.session?.socket?.remoteAddress;
+  }
+  reset() {
+    if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+}
+
+/** The origin of a call that came as a node request. */
+export function requestOrigin(req: NodeRequest): CallOrigin {
+  return new RequestOrigin(req);
+}
+
+/** The origin of a call that came as a bare HTTP/2 stream. */
+export function streamOrigin(
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+): CallOrigin {
+  return new StreamOrigin(stream, headers);
+}
+
+const originKey = createContextKey<CallOrigin | undefined>(undefined);
+
+/** Context values for a call: remembers where it came from. */
+export function callContextValues(origin: CallOrigin): ContextValues {
+  return createContextValues().set(originKey, origin);
 }
 
 /**
@@ -18,14 +74,14 @@ export function callContextValues(req: NodeRequest) {
  * front of this server appended to X-Forwarded-For (earlier entries are the client's word).
  */
 export function clientAddress(values: ContextValues, trustProxy: boolean): string {
-  const req = values.get(nodeRequestKey);
-  if (!req) return "unknown";
+  const origin = values.get(originKey);
+  if (!origin) return "unknown";
   if (trustProxy) {
-    const forwarded = req.headers["x-forwarded-for"];
+    const forwarded = origin.headers["x-forwarded-for"];
     const last = (Array.isArray(forwarded) ? forwarded.join(",") : forwarded)?.split(",").at(-1)?.trim();
     if (last) return last;
   }
-  return req.socket?.remoteAddress ?? "unknown";
+  return origin.remoteAddress ?? "unknown";
 }
 
 /** Resets one request: its HTTP/2 stream with ENHANCE_YOUR_CALM, or its HTTP/1.1 connection. */
@@ -44,6 +100,5 @@ export function resetRequest(req: NodeRequest): void {
  * once. On HTTP/1.1 the connection is closed: there is no per-request reset.
  */
 export function endStalledCall(ctx: HandlerContext, _reason: ConnectError): void {
-  const req = ctx.values.get(nodeRequestKey);
-  if (req) resetRequest(req);
+  ctx.values.get(originKey)?.reset();
 }

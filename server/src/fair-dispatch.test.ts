@@ -76,3 +76,23 @@ test("streams reset in the read that opened them (rapid reset) are dropped witho
   await checkPhase();
   assert.deepEqual(started, ["kept"]);
 });
+
+test("bare HTTP/2 streams (the unary fast path) queue by their session, and a reset one is dropped", async () => {
+  const dispatch = createFairDispatch(8, 1);
+  const started: string[] = [];
+  const session = {};
+  const bare = (state: { destroyed: boolean; closed: boolean }) =>
+    Object.assign(state, { session, respond() {} }) as unknown as Parameters<typeof dispatch>[0];
+  const reset = { destroyed: false, closed: false };
+  dispatch(bare(reset), () => started.push("reset"));
+  dispatch(bare({ destroyed: false, closed: false }), () => started.push("first"));
+  dispatch(bare({ destroyed: false, closed: false }), () => started.push("second"));
+  dispatch(on({}), () => started.push("other"));
+  reset.closed = true;
+  await checkPhase();
+  // One a turn from the session (its share is 1): the reset stream is dropped, "first" starts
+  // beside the other connection's request, and "second" waits for the next turn.
+  assert.deepEqual(started.sort(), ["first", "other"]);
+  await checkPhase();
+  assert.deepEqual(started, ["first", "other", "second"]);
+});

@@ -1,9 +1,12 @@
+import type { ServerHttp2Stream } from "node:http2";
 import type { HttpHandler } from "./http-handler.ts";
 
 type NodeRequest = Parameters<HttpHandler>[0];
+/** A call waiting to start: a node request, or a bare HTTP/2 stream (the unary fast path). */
+export type Arrival = NodeRequest | ServerHttp2Stream;
 
 interface Waiting {
-  req: NodeRequest;
+  arrival: Arrival;
   start: () => void;
 }
 
@@ -23,7 +26,7 @@ interface Waiting {
 export function createFairDispatch(
   perTurn: number,
   perConnection = Math.max(1, Math.ceil(perTurn / 8)),
-): (req: NodeRequest, start: () => void) => void {
+): (arrival: Arrival, start: () => void) => void {
   const queues = new Map<object, Waiting[]>();
   let turnScheduled = false;
 
@@ -49,7 +52,7 @@ export function createFairDispatch(
         more = true;
         const next = queue.shift();
         if (queue.length === 0) queues.delete(connection);
-        if (next && !gone(next.req)) {
+        if (next && !gone(next.arrival)) {
           started++;
           startedBy.set(connection, mine + 1);
           next.start();
@@ -60,20 +63,31 @@ export function createFairDispatch(
     if (queues.size > 0) nextTurn();
   }
 
-  return (req, start) => {
-    const connection: object = "stream" in req ? (req.stream.session ?? req.stream) : req.socket;
+  return (arrival, start) => {
+    const connection = connectionOf(arrival);
     let queue = queues.get(connection);
     if (!queue) {
       queue = [];
       queues.set(connection, queue);
     }
-    queue.push({ req, start });
+    queue.push({ arrival, start });
     nextTurn();
   };
 }
 
-/** Whether the client has already reset the request's HTTP/2 stream or closed its connection. */
-function gone(req: NodeRequest): boolean {
+function isStream(arrival: Arrival): arrival is ServerHttp2Stream {
+  return "respond" in arrival;
+}
+
+/** The HTTP/2 session or HTTP/1.1 socket a call came on. */
+function connectionOf(arrival: Arrival): object {
+  if (isStream(arrival)) return arrival.session ?? arrival;
+  return "stream" in arrival ? (arrival.stream.session ?? arrival.stream) : arrival.socket;
+}
+
+/** Whether the client has already reset the call's HTTP/2 stream or closed its connection. */
+function gone(arrival: Arrival): boolean {
+  if (isStream(arrival)) return arrival.destroyed || arrival.closed;
   // (An HTTP/2 request's own `destroyed` stays false when its stream is reset: ask the stream.)
-  return "stream" in req ? req.stream.destroyed || req.stream.closed : req.destroyed;
+  return "stream" in arrival ? arrival.stream.destroyed || arrival.stream.closed : arrival.destroyed;
 }

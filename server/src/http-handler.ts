@@ -1,3 +1,4 @@
+import type * as http2 from "node:http2";
 import type { DescMethodUnary } from "@bufbuild/protobuf";
 import type { ConnectRouter, Interceptor } from "@connectrpc/connect";
 import {
@@ -6,7 +7,7 @@ import {
   compressionGzip,
   connectNodeAdapter,
 } from "@connectrpc/connect-node";
-import { callContextValues, clientAddress } from "./call-control.ts";
+import { callContextValues, clientAddress, requestOrigin } from "./call-control.ts";
 import type { AppContext } from "./context.ts";
 import { createCors } from "./cors.ts";
 import { createFairDispatch } from "./fair-dispatch.ts";
@@ -30,6 +31,18 @@ import { createWriteStallGuard } from "./write-stall.ts";
 /** A request handler for node:http and node:http2 alike (connect-node's handler type). */
 export type HttpHandler = NonNullable<ConnectNodeAdapterOptions["fallback"]>;
 
+/**
+ * A new HTTP/2 stream, before node's compatibility layer makes a request and response of it:
+ * true when taken as it is (the unary fast path), false to go on to the request handler.
+ */
+export type StreamHandler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => boolean;
+
+/** What the listener serves: HTTP/2 streams first, then every request. */
+export interface HttpHandlers {
+  stream: StreamHandler;
+  request: HttpHandler;
+}
+
 export interface HttpHandlerOptions {
   /** Aborted when the server begins to shut down: streams end, unary calls finish (shutdown.ts). */
   shutdownSignal: AbortSignal;
@@ -38,7 +51,7 @@ export interface HttpHandlerOptions {
 }
 
 /** Plain HTTP endpoints beside the RPCs, then every RPC on every protocol. */
-export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): HttpHandler {
+export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): HttpHandlers {
   const { config } = ctx;
   const addressOf = (values: Parameters<typeof clientAddress>[0]) => clientAddress(values, config.trustProxy);
   // Outermost first: count the call, trace it, log and measure it (seeing codes as mapped),
@@ -73,12 +86,12 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     writeMaxBytes: config.maxMessageBytes,
     ...(config.maxDeadlineMs > 0 ? { maxTimeoutMs: config.maxDeadlineMs } : {}),
     fallback: answerUnimplemented,
-    contextValues: callContextValues,
+    contextValues: (req) => callContextValues(requestOrigin(req)),
   });
   // The common unary calls skip connect-node's per-call machinery (fast-unary.ts); the rest,
   // and anything unusual, go to the adapter above. Same implementations, same interceptors.
   const fastUnary = !config.unaryFastPath
-    ? () => false
+    ? undefined
     : createFastUnary({
         routes: unaryRoutes,
         interceptors,
@@ -96,7 +109,13 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
   const stalls =
     config.streamWriteTimeoutMs > 0 ? createWriteStallGuard(config.streamWriteTimeoutMs) : undefined;
   const dispatch = createFairDispatch(config.dispatchPerTurn);
-  return (req, res) => {
+  const stream: StreamHandler = (stream, headers) => {
+    const serve = fastUnary?.stream(stream, headers);
+    if (!serve) return false;
+    dispatch(stream, serve);
+    return true;
+  };
+  const request: HttpHandler = (req, res) => {
     const path = req.url?.split("?")[0];
     if (req.method === "GET" && path === "/healthz") {
       res.setHeader("content-type", "text/plain");
@@ -133,7 +152,7 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     // Calls start fairly across connections (fair-dispatch.ts); probes and files above do not wait.
     dispatch(req, () => {
       if (req.destroyed) return; // the client gave up while the call waited its turn
-      if (fastUnary(req, res)) return;
+      if (fastUnary?.request(req, res)) return;
       stalls?.watch(req, res);
       if (!("stream" in req)) {
         // HTTP/1.1: a body the handler stopped reading (a message over MAX_MESSAGE_BYTES) stays
@@ -161,6 +180,7 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
       rpc(req, res);
     });
   };
+  return { stream, request };
 }
 
 /** A router that also notes each unary method's implementation, by request path. */

@@ -3,8 +3,9 @@ import * as http from "node:http";
 import * as http2 from "node:http2";
 import type { AddressInfo } from "node:net";
 import * as net from "node:net";
+import * as tls from "node:tls";
 import type { Config } from "./config.ts";
-import type { HttpHandler } from "./http-handler.ts";
+import type { HttpHandlers } from "./http-handler.ts";
 import type { Logger } from "./logger.ts";
 
 /** The client connection preface that opens every HTTP/2 connection with prior knowledge. */
@@ -28,7 +29,7 @@ type ListenerConfig = Pick<Config, "port" | "host" | "tls" | "maxConcurrentStrea
  * picks h2 or http/1.1 instead.
  */
 export async function listen(
-  handler: HttpHandler,
+  handlers: HttpHandlers,
   config: ListenerConfig,
   logger: Logger,
 ): Promise<Listener> {
@@ -51,33 +52,31 @@ export async function listen(
     session.once("close", () => h2Sessions.delete(session));
   };
 
+  // HTTP/2 is served from node's core `stream` event: the unary fast path takes its calls
+  // as bare streams, and only the rest get the compatibility layer's request and response
+  // (serveStream). Registering a 'request' listener instead would build those for every stream.
+  const h2 = http2.createServer(h2Options);
+  h2.on("stream", (stream, headers, _flags, rawHeaders) =>
+    serveStream(handlers, stream, headers, rawHeaders),
+  );
+  h2.on("session", onSession);
+  const h1 = http.createServer(
+    { headersTimeout: config.headersTimeoutMs, requestTimeout: 0 },
+    handlers.request as (req: http.IncomingMessage, res: http.ServerResponse) => void,
+  );
+  h1.keepAliveTimeout = 65_000;
   let server: net.Server;
-  let h1: http.Server;
   if (config.tls) {
-    const secure = http2.createSecureServer(
+    // ALPN picks the server: h2, or HTTP/1.1 for clients that offer only it (or nothing).
+    server = tls.createServer(
       {
-        ...h2Options,
-        allowHTTP1: true,
         cert: readFileSync(config.tls.cert),
         key: readFileSync(config.tls.key),
         ALPNProtocols: ["h2", "http/1.1"],
       },
-      handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
+      (socket) => (socket.alpnProtocol === "h2" ? h2 : h1).emit("connection", socket),
     );
-    secure.on("session", onSession);
-    server = secure;
-    h1 = secure as unknown as http.Server;
   } else {
-    const h2 = http2.createServer(
-      h2Options,
-      handler as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
-    );
-    h2.on("session", onSession);
-    h1 = http.createServer(
-      { headersTimeout: config.headersTimeoutMs, requestTimeout: 0 },
-      handler as (req: http.IncomingMessage, res: http.ServerResponse) => void,
-    );
-    h1.keepAliveTimeout = 65_000;
     server = net.createServer((socket) => sniff(socket, h2, h1, config.headersTimeoutMs));
   }
   // HTTP/1.1 connections and their requests in flight. http.Server tracks its connections
@@ -95,14 +94,11 @@ export async function listen(
       if (closing && left === 0) socket.end();
     });
   };
-  if (!config.tls) {
-    // (With TLS, HTTP/1.1 rides the HTTP/2 server, and the grace timer ends what is left.)
-    h1.on("request", trackH1);
-    h1.on("connection", (socket: net.Socket) => {
-      h1Active.set(socket, 0);
-      socket.once("close", () => h1Active.delete(socket));
-    });
-  }
+  h1.on("request", trackH1);
+  h1.on("connection", (socket: net.Socket) => {
+    h1Active.set(socket, 0);
+    socket.once("close", () => h1Active.delete(socket));
+  });
   server.on("connection", (socket: net.Socket) => {
     connections.add(socket);
     socket.once("close", () => connections.delete(socket));
@@ -166,4 +162,34 @@ function sniff(socket: net.Socket, h2: http2.Http2Server, h1: http.Server, timeo
   socket.on("data", onData);
   socket.on("error", onError);
   socket.once("close", () => clearTimeout(timer));
+}
+
+/**
+ * A stream the fast path did not take, served as node's HTTP/2 compatibility layer would
+ * (lib/internal/http2/compat.js, onServerStream): a request and response made of it, CONNECT
+ * refused, `Expect: 100-continue` answered, any other expectation refused.
+ */
+function serveStream(
+  handlers: HttpHandlers,
+  stream: http2.ServerHttp2Stream,
+  headers: http2.IncomingHttpHeaders,
+  rawHeaders: string[],
+): void {
+  if (handlers.stream(stream, headers)) return;
+  const req = new http2.Http2ServerRequest(stream, headers, {}, rawHeaders);
+  const res = new http2.Http2ServerResponse(stream);
+  if (headers[":method"] === "CONNECT") {
+    res.statusCode = http2.constants.HTTP_STATUS_METHOD_NOT_ALLOWED;
+    res.end();
+    return;
+  }
+  if (headers.expect !== undefined) {
+    if (headers.expect !== "100-continue") {
+      res.statusCode = http2.constants.HTTP_STATUS_EXPECTATION_FAILED;
+      res.end();
+      return;
+    }
+    res.writeContinue();
+  }
+  handlers.request(req, res);
 }

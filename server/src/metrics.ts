@@ -1,4 +1,5 @@
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { createRpcMetrics, type RpcMetrics } from "./rpc-metrics.ts";
 
 /** What the gauges read at scrape time. */
 export interface MetricSources {
@@ -16,33 +17,21 @@ export interface MetricSources {
  */
 export interface Metrics {
   readonly registry: Registry;
-  /** Completed calls by service, method, protocol and code. */
-  readonly rpcRequests: Counter<"service" | "method" | "protocol" | "code">;
-  /** Call durations, streams measured to their end. */
-  readonly rpcDuration: Histogram<"service" | "method" | "protocol" | "code">;
+  /** Completed calls by service, method, protocol and code, and their durations (streams to their end). */
+  readonly rpc: RpcMetrics;
   /** From a live event's publish to its delivery to a stream. */
   readonly busLag: Histogram;
 }
-
-const rpcLabels = ["service", "method", "protocol", "code"] as const;
 
 export function createMetrics(sources: MetricSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const registers = [registry];
-  const rpcRequests = new Counter({
-    name: "rpc_requests_total",
-    help: "Completed RPCs by service, method, protocol (connect, grpc, grpc_web) and Connect code (ok for success).",
-    labelNames: rpcLabels,
-    registers,
-  });
-  const rpcDuration = new Histogram({
-    name: "rpc_duration_seconds",
-    help: "RPC duration from the first interceptor to the response's end (streams: to their last message or error).",
-    labelNames: rpcLabels,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
-    registers,
-  });
+  // rpc_requests_total and rpc_duration_seconds (rpc-metrics.ts).
+  const rpc = createRpcMetrics(
+    registry,
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800],
+  );
   new Gauge({
     name: "rpc_open_calls",
     help: "RPCs in progress, streams included.",
@@ -89,5 +78,5 @@ export function createMetrics(sources: MetricSources): Metrics {
       this.set(Math.max(0, sources.poolInFlight() - sources.poolSize()));
     },
   });
-  return { registry, rpcRequests, rpcDuration, busLag };
+  return { registry, rpc, busLag };
 }

@@ -40,18 +40,20 @@ const endStream = createEndStreamSerialization({});
  * refusal is counted in rpc_requests_total like any call; none is logged one by one (a flood
  * of refusals must not become a flood of log lines).
  */
-export function createRefusals(metrics: Pick<Metrics, "rpcRequests">): Refusals {
+export function createRefusals(metrics: Pick<Metrics, "rpc">): Refusals {
   return {
     answer(req, res, path, error) {
       const protocol = write(req, res, error);
       if (!protocol) return false;
       const slash = path.lastIndexOf("/");
-      metrics.rpcRequests.inc({
-        service: path.slice(1, slash),
-        method: path.slice(slash + 1),
-        protocol,
-        code: codeName(error),
-      });
+      metrics.rpc
+        .series({
+          service: path.slice(1, slash),
+          method: path.slice(slash + 1),
+          protocol,
+          code: codeName(error),
+        })
+        .count();
       return true;
     },
   };

@@ -12,7 +12,6 @@ import {
   type Compression,
   compressionNegotiate,
   createMethodSerializationLookup,
-  invokeUnaryImplementation,
   type MethodSerializationLookup,
   mergeNonProtocolHeaders,
 } from "@connectrpc/connect/protocol";
@@ -27,18 +26,17 @@ import {
   parseTimeout as grpcTimeout,
   setTrailerStatus,
 } from "@connectrpc/connect/protocol-grpc";
+import type { CallOrigin } from "../call-control.ts";
 import type { HttpHandler } from "../http-handler.ts";
+import { requestExchange, streamExchange, type UnaryExchange } from "./exchange.ts";
 import { LightHeaders } from "./light-headers.ts";
+import { composeUnary, type UnaryChain, type UnaryRoute } from "./unary-chain.ts";
+
+export type { UnaryRoute } from "./unary-chain.ts";
 
 type NodeRequest = Parameters<HttpHandler>[0];
 type NodeResponse = Parameters<HttpHandler>[1];
 type Serialization = MethodSerializationLookup<DescMessage, DescMessage>;
-
-/** A unary method and the service implementation's function for it. */
-export interface UnaryRoute {
-  method: DescMethodUnary;
-  impl: (request: never, context: HandlerContext) => unknown;
-}
 
 export interface FastUnaryOptions {
   /** Unary methods by request path ("/pkg.Service/Method"). */
@@ -53,7 +51,17 @@ export interface FastUnaryOptions {
   acceptCompression: Compression[];
   /** Responses smaller than this are sent uncompressed (connect's default: 1 KiB). */
   compressMinBytes: number;
-  contextValues: (req: NodeRequest) => ContextValues;
+  contextValues: (origin: CallOrigin) => ContextValues;
+}
+
+export interface FastUnary {
+  /**
+   * A bare HTTP/2 stream (node's `stream` event): a function that serves it when it is a call
+   * this path takes, else undefined (node's compatibility layer and connect-node take it).
+   */
+  stream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): (() => void) | undefined;
+  /** An HTTP/1.1 request: true when this path has taken it. */
+  request(req: NodeRequest, res: NodeResponse): boolean;
 }
 
 /**
@@ -61,67 +69,97 @@ export interface FastUnaryOptions {
  * HTTP/1.1 or HTTP/2, POST, request uncompressed — without connect-node's per-call machinery
  * (an async-iterable pipeline per call, a linked AbortController aborted with a DOMException
  * when every call ends, three platform Headers objects, a universal request/response
- * translation). It runs the same service implementations through the same interceptors via
- * connect's own invokeUnaryImplementation, and writes the answer with connect's own
- * serialization, error and status helpers, so the wire format is the same. Everything else
- * (streams, gRPC-Web, GET, compressed requests, anything unusual) is left to connect-node:
- * the decision is made from the request line and headers alone, before any byte of the body
- * is read.
- *
- * Returns a function that takes a request and returns true when it has taken it.
+ * translation) and, on HTTP/2, without node's compatibility request and response objects.
+ * It runs the same service implementations through the same interceptors, composed once per
+ * method (unary-chain.ts), and writes the answer with connect's own serialization, error and
+ * status helpers, so the wire format is the same. Everything else (streams, gRPC-Web,
+ * GET, compressed requests, cross-origin browser calls, anything unusual) is left to
+ * connect-node: the decision is made from the request line and headers alone, before any
+ * byte of the body is read.
  */
-export function createFastUnary(opts: FastUnaryOptions): (req: NodeRequest, res: NodeResponse) => boolean {
-  const serializations = new Map<DescMethodUnary, Serialization>();
-  for (const { method } of opts.routes.values()) {
-    serializations.set(
-      method,
-      createMethodSerializationLookup(method, undefined, undefined, {
+export function createFastUnary(opts: FastUnaryOptions): FastUnary {
+  // Per method, once: its serialization, and its implementation inside the interceptors.
+  const prepared = new Map<string, Prepared>();
+  for (const [path, route] of opts.routes) {
+    prepared.set(path, {
+      method: route.method,
+      serialization: createMethodSerializationLookup(route.method, undefined, undefined, {
         readMaxBytes: opts.readMaxBytes,
         writeMaxBytes: opts.writeMaxBytes,
       }),
-    );
+      chain: composeUnary(route, opts.interceptors),
+    });
   }
   const maxTimeoutMs = opts.maxTimeoutMs ?? Number.MAX_SAFE_INTEGER;
 
-  return (req, res) => {
-    if (req.method !== "POST") return false;
-    const route = opts.routes.get(req.url ?? "");
-    if (!route) return false;
-    const contentType = req.headers["content-type"];
-    if (contentType === undefined) return false;
-    const h2 = "stream" in req;
-    let call: CallShape;
+  /** The route and call shape of a request this path takes, from its headers alone. */
+  const classify = (
+    method: string | undefined,
+    path: string | undefined,
+    headers: http.IncomingHttpHeaders,
+    h2: boolean,
+  ): { route: Prepared; call: CallShape } | undefined => {
+    if (method !== "POST") return undefined;
+    const route = prepared.get(path ?? "");
+    if (!route) return undefined;
+    const contentType = headers["content-type"];
+    if (contentType === undefined) return undefined;
     if (contentType.startsWith("application/grpc")) {
       // gRPC needs HTTP/2; gRPC-Web (application/grpc-web…) is left to connect-node.
       const type = grpcContentType(contentType);
-      if (!h2 || !type) return false;
-      const encoding = req.headers["grpc-encoding"];
-      if (encoding !== undefined && encoding !== "identity") return false;
-      call = {
-        protocol: "grpc",
-        binary: type.binary,
-        timeout: grpcTimeout(header(req.headers["grpc-timeout"]), maxTimeoutMs),
-        accept: header(req.headers["grpc-accept-encoding"]),
-        acceptName: "grpc-accept-encoding",
-      };
-    } else {
-      const type = connectContentType(contentType);
-      if (!type || type.stream) return false;
-      const encoding = req.headers["content-encoding"];
-      if (encoding !== undefined && encoding !== "identity") return false;
-      call = {
-        protocol: "connect",
-        binary: type.binary,
-        timeout: connectTimeout(header(req.headers["connect-timeout-ms"]), maxTimeoutMs),
-        accept: header(req.headers["accept-encoding"]),
-        acceptName: "accept-encoding",
+      if (!h2 || !type) return undefined;
+      const encoding = headers["grpc-encoding"];
+      if (encoding !== undefined && encoding !== "identity") return undefined;
+      return {
+        route,
+        call: {
+          protocol: "grpc",
+          binary: type.binary,
+          timeout: grpcTimeout(header(headers["grpc-timeout"]), maxTimeoutMs),
+          accept: header(headers["grpc-accept-encoding"]),
+          acceptName: "grpc-accept-encoding",
+        },
       };
     }
-    const serialization = serializations.get(route.method);
-    if (!serialization) return false;
-    void serve(opts, route, serialization, call, req, res);
-    return true;
+    const type = connectContentType(contentType);
+    if (!type || type.stream) return undefined;
+    const encoding = headers["content-encoding"];
+    if (encoding !== undefined && encoding !== "identity") return undefined;
+    return {
+      route,
+      call: {
+        protocol: "connect",
+        binary: type.binary,
+        timeout: connectTimeout(header(headers["connect-timeout-ms"]), maxTimeoutMs),
+        accept: header(headers["accept-encoding"]),
+        acceptName: "accept-encoding",
+      },
+    };
   };
+
+  return {
+    stream(stream, headers) {
+      // A browser's cross-origin call needs CORS headers: the ordinary path adds them.
+      if (headers.origin !== undefined) return undefined;
+      const taken = classify(headers[":method"], headers[":path"], headers, true);
+      if (!taken) return undefined;
+      return () => void serve(opts, taken.route, taken.call, streamExchange(stream, headers));
+    },
+    request(req, res) {
+      if ("stream" in req) return false;
+      const taken = classify(req.method, req.url, req.headers, false);
+      if (!taken) return false;
+      void serve(opts, taken.route, taken.call, requestExchange(req, res as http.ServerResponse));
+      return true;
+    },
+  };
+}
+
+/** A unary method made ready for calls. */
+interface Prepared {
+  method: DescMethodUnary;
+  serialization: Serialization;
+  chain: UnaryChain;
 }
 
 interface CallShape {
@@ -134,21 +172,18 @@ interface CallShape {
 
 async function serve(
   opts: FastUnaryOptions,
-  route: UnaryRoute,
-  serialization: Serialization,
+  route: Prepared,
   call: CallShape,
-  req: NodeRequest,
-  res: NodeResponse,
+  exchange: UnaryExchange,
 ): Promise<void> {
-  const { method } = route;
+  const { method, serialization } = route;
   const controller = new AbortController();
   let answered = false;
   // The signal aborts only if the call is cut short: the client left, or the deadline
   // passed. (connect-node aborts it at the end of every call, building a DOMException each time.)
-  const onClose = () => {
+  const stopWatching = exchange.onClose(() => {
     if (!answered) controller.abort(new ConnectError("the client went away", Code.Canceled));
-  };
-  res.once("close", onClose);
+  });
   let timer: NodeJS.Timeout | undefined;
   let deadline: number | undefined;
   if (call.timeout.timeoutMs !== undefined && call.timeout.error === undefined) {
@@ -166,27 +201,22 @@ async function serve(
     signal: controller.signal,
     timeoutMs: () => (deadline === undefined ? undefined : deadline - Date.now()),
     requestMethod: "POST",
-    requestHeader: new LightHeaders(req.headers),
+    requestHeader: new LightHeaders(exchange.headers),
     responseHeader,
     responseTrailer,
     protocolName: call.protocol,
-    values: opts.contextValues(req),
-    url: requestUrl(req),
+    values: opts.contextValues(exchange.origin),
+    url: exchange.url(),
   };
   const compression = compressionNegotiate(opts.acceptCompression, null, call.accept, call.acceptName);
   try {
     if (call.timeout.error) throw call.timeout.error;
-    const body = await readBody(req, opts.readMaxBytes, call.protocol === "grpc");
+    const body = await exchange.body(opts.readMaxBytes, call.protocol === "grpc");
     const input =
       call.protocol === "grpc"
         ? serialization.getI(call.binary).parse(unwrapEnvelope(body, opts.readMaxBytes))
         : serialization.getI(call.binary).parse(body);
-    const output = await invokeUnaryImplementation(
-      { kind: "unary", method, impl: route.impl as never },
-      context,
-      input,
-      opts.interceptors,
-    );
+    const output = await route.chain(context, input);
     let bytes = serialization.getO(call.binary).serialize(output);
     let encoding: string | undefined;
     if (compression.response && bytes.byteLength >= opts.compressMinBytes) {
@@ -194,8 +224,8 @@ async function serve(
       encoding = compression.response.name;
     }
     answered = true;
-    if (call.protocol === "grpc") writeGrpc(res, call.binary, context, bytes, encoding);
-    else writeConnect(req, res, 200, call.binary, context, bytes, encoding);
+    if (call.protocol === "grpc") answerGrpc(exchange, call.binary, context, bytes, encoding);
+    else answerConnect(exchange, 200, call.binary, context, bytes, encoding);
   } catch (e) {
     answered = true;
     const error =
@@ -203,7 +233,7 @@ async function serve(
         ? e
         : new ConnectError("internal error", Code.Internal, undefined, undefined, e);
     if (call.protocol === "grpc") {
-      writeGrpcError(res, call.binary, context, error);
+      answerGrpcError(exchange, call.binary, context, error);
     } else {
       // Connect errors are JSON bodies, compressed by the same rule as any other.
       context.responseHeader.set("content-type", "application/json");
@@ -214,96 +244,17 @@ async function serve(
         bytes = await compression.response.compress(bytes);
         encoding = compression.response.name;
       }
-      writeConnect(req, res, codeToHttpStatus(error.code), false, context, bytes, encoding);
+      answerConnect(exchange, codeToHttpStatus(error.code), false, context, bytes, encoding);
     }
   } finally {
     clearTimeout(timer);
-    res.off("close", onClose);
+    stopWatching();
   }
 }
 
 function header(value: string | string[] | undefined): string | null {
   if (value === undefined) return null;
   return Array.isArray(value) ? value.join(", ") : value;
-}
-
-function requestUrl(req: NodeRequest): string {
-  const encrypted = "encrypted" in req.socket && (req.socket as { encrypted?: boolean }).encrypted;
-  const authority = ("authority" in req ? req.authority : undefined) ?? req.headers.host ?? "localhost";
-  return `${encrypted ? "https" : "http"}://${authority}${req.url ?? ""}`;
-}
-
-/**
- * The whole request body, refused as early as possible when its message is larger than
- * `readMaxBytes`: from content-length, from a gRPC envelope's length prefix, or as it arrives.
- */
-function readBody(req: NodeRequest, readMaxBytes: number, enveloped: boolean): Promise<Uint8Array> {
-  const maxBytes = enveloped ? readMaxBytes + 5 : readMaxBytes;
-  return new Promise((resolve, reject) => {
-    const declared = enveloped ? undefined : req.headers["content-length"];
-    if (declared !== undefined && Number(declared) > maxBytes) {
-      req.resume();
-      reject(
-        new ConnectError(
-          `message size ${declared} is larger than configured readMaxBytes ${maxBytes}`,
-          Code.ResourceExhausted,
-        ),
-      );
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let checkedPrefix = !enveloped;
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (!checkedPrefix && size >= 5) {
-        checkedPrefix = true;
-        const head = chunks.length === 0 ? chunk : Buffer.concat([...chunks, chunk]);
-        const length = head.readUInt32BE(1);
-        if (length > readMaxBytes) {
-          cleanup();
-          req.resume();
-          reject(
-            new ConnectError(
-              `message size ${length} is larger than configured readMaxBytes ${readMaxBytes}`,
-              Code.ResourceExhausted,
-            ),
-          );
-          return;
-        }
-      }
-      if (size > maxBytes) {
-        cleanup();
-        req.resume();
-        reject(
-          new ConnectError(
-            `message size is larger than configured readMaxBytes ${maxBytes}`,
-            Code.ResourceExhausted,
-          ),
-        );
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onAbort = () => {
-      cleanup();
-      reject(new ConnectError("the client went away", Code.Canceled));
-    };
-    const cleanup = () => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onAbort);
-      req.off("aborted", onAbort);
-    };
-    req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", onAbort);
-    req.once("aborted", onAbort);
-  });
 }
 
 /** The one message of a gRPC unary request: exactly one uncompressed envelope. */
@@ -336,15 +287,13 @@ function unwrapEnvelope(body: Uint8Array, readMaxBytes: number): Uint8Array {
   return body.subarray(5, 5 + length);
 }
 
-function writeGrpc(
-  res: NodeResponse,
+function answerGrpc(
+  exchange: UnaryExchange,
   binary: boolean,
   context: HandlerContext,
   bytes: Uint8Array,
   encoding: string | undefined,
 ): void {
-  const h2 = res as http2.Http2ServerResponse;
-  if (h2.stream.destroyed || h2.stream.closed) return;
   const headers: Record<string, string> = {};
   (context.responseHeader as LightHeaders).copyTo(headers);
   headers["content-type"] = binary ? "application/grpc+proto" : "application/grpc+json";
@@ -356,20 +305,15 @@ function writeGrpc(
   frame[0] = encoding ? 1 : 0;
   frame.writeUInt32BE(bytes.byteLength, 1);
   frame.set(bytes, 5);
-  // The compatibility response sends its trailers when the stream wants them.
-  h2.writeHead(200, headers);
-  h2.addTrailers(trailers);
-  h2.end(frame);
+  exchange.answerGrpc(headers, frame, trailers);
 }
 
-function writeGrpcError(
-  res: NodeResponse,
+function answerGrpcError(
+  exchange: UnaryExchange,
   binary: boolean,
   context: HandlerContext,
   error: ConnectError,
 ): void {
-  const h2 = res as http2.Http2ServerResponse;
-  if (h2.stream.destroyed || h2.stream.closed) return;
   // As connect-node answers: headers, then the status (and the error's metadata) in trailers.
   setTrailerStatus(context.responseTrailer, error);
   const headers: Record<string, string> = {};
@@ -377,14 +321,11 @@ function writeGrpcError(
   headers["content-type"] = binary ? "application/grpc+proto" : "application/grpc+json";
   const trailers: Record<string, string> = {};
   (context.responseTrailer as LightHeaders).copyTo(trailers);
-  h2.writeHead(200, headers);
-  h2.addTrailers(trailers);
-  h2.end();
+  exchange.answerGrpc(headers, undefined, trailers);
 }
 
-function writeConnect(
-  req: NodeRequest,
-  res: NodeResponse,
+function answerConnect(
+  exchange: UnaryExchange,
   status: number,
   binary: boolean,
   context: HandlerContext,
@@ -397,16 +338,5 @@ function writeConnect(
   headers["content-type"] ??= binary ? "application/proto" : "application/json";
   if (encoding) headers["content-encoding"] = encoding;
   headers["content-length"] = String(bytes.byteLength);
-  if ("stream" in req) {
-    const stream = req.stream;
-    if (stream.destroyed || stream.closed) return;
-    headers[":status"] = String(status);
-    stream.respond(headers, { endStream: false });
-    stream.end(bytes);
-    return;
-  }
-  const h1 = res as http.ServerResponse;
-  if (h1.destroyed) return;
-  h1.writeHead(status, headers);
-  h1.end(bytes);
+  exchange.answerConnect(status, headers, bytes);
 }

@@ -56,3 +56,19 @@ test("set, append, delete and iteration match the platform Headers", () => {
   light.copyTo(out, "trailer-");
   assert.deepEqual(out, { "trailer-x-b": "1", "trailer-x-a": "1, 2" });
 });
+
+test("a request's headers read the same before and after a change copies them", () => {
+  const init = { ":path": "/x", "content-type": "application/proto", "x-multi": ["a", "b"] };
+  const h = new LightHeaders(init);
+  assert.equal(h.get("X-Multi"), "a, b");
+  assert.equal(h.has("content-type"), true);
+  assert.equal(h.has(":path"), false);
+  assert.equal(h.get("constructor"), null, "no inherited property reads as a header");
+  h.set("x-new", "1");
+  h.append("x-multi", "c");
+  assert.equal(h.get("x-multi"), "a, b, c");
+  assert.equal(h.get("content-type"), "application/proto");
+  assert.equal(h.has(":path"), false);
+  assert.deepEqual(init["x-multi"], ["a", "b"], "the request's own headers are left as they were");
+  assert.equal(h.size, 3);
+});

@@ -1,23 +1,45 @@
 import type { IncomingHttpHeaders } from "node:http";
 
 /**
- * A Headers for the unary fast path: a plain Map of lower-cased names, built from a node
- * request's headers (HTTP/2 pseudo-headers left out, as connect-node does) or empty. The
- * platform Headers validates every name and value through WebIDL on each call, which was a
- * measurable share of a small unary call; these names and values come from node's parser or
- * from our own code, so they are already valid.
+ * A Headers for the unary fast path: a plain Map of lower-cased names, over a node request's
+ * headers (HTTP/2 pseudo-headers left out, as connect-node does) or empty. The platform
+ * Headers validates every name and value through WebIDL on each call, which was a measurable
+ * share of a small unary call; these names and values come from node's parser or from our own
+ * code, so they are already valid. A request's headers are read where node left them, and
+ * copied into the Map only if something changes or lists them (most calls only read a few).
  */
 export class LightHeaders implements Headers {
-  readonly #map = new Map<string, string>();
+  #init: IncomingHttpHeaders | undefined;
+  #own: Map<string, string> | undefined;
 
   constructor(init?: IncomingHttpHeaders) {
-    if (!init) return;
-    for (const name in init) {
-      if (name.charCodeAt(0) === 58 /* ":" */) continue;
-      const value = init[name];
-      if (value === undefined) continue;
-      this.#map.set(name, Array.isArray(value) ? value.join(", ") : value);
+    this.#init = init;
+  }
+
+  /** The Map, made from the request's headers on first need. */
+  get #map(): Map<string, string> {
+    if (this.#own) return this.#own;
+    const map = new Map<string, string>();
+    const init = this.#init;
+    if (init) {
+      for (const name in init) {
+        if (name.charCodeAt(0) === 58 /* ":" */) continue;
+        const value = init[name];
+        if (value === undefined) continue;
+        map.set(name, Array.isArray(value) ? value.join(", ") : value);
+      }
+      this.#init = undefined;
     }
+    this.#own = map;
+    return map;
+  }
+
+  /** A request header's value as the Map would hold it, read without making the Map. */
+  #initial(key: string): string | undefined {
+    if (key.charCodeAt(0) === 58 /* ":" */) return undefined;
+    const value = (this.#init as IncomingHttpHeaders)[key];
+    if (typeof value === "string") return value;
+    return Array.isArray(value) ? value.join(", ") : undefined;
   }
 
   append(name: string, value: string): void {
@@ -31,7 +53,9 @@ export class LightHeaders implements Headers {
   }
 
   get(name: string): string | null {
-    return this.#map.get(name.toLowerCase()) ?? null;
+    const key = name.toLowerCase();
+    if (this.#init) return this.#initial(key) ?? null;
+    return this.#map.get(key) ?? null;
   }
 
   getSetCookie(): string[] {
@@ -40,7 +64,9 @@ export class LightHeaders implements Headers {
   }
 
   has(name: string): boolean {
-    return this.#map.has(name.toLowerCase());
+    const key = name.toLowerCase();
+    if (this.#init) return this.#initial(key) !== undefined;
+    return this.#map.has(key);
   }
 
   set(name: string, value: string): void {

@@ -73,8 +73,10 @@ export function observeCalls(start: (req: AnyRequest) => CallEnd): Interceptor {
   };
 }
 
+export type Protocol = "grpc" | "grpc_web" | "connect";
+
 /** The wire protocol of a call, from its content type: grpc, grpc_web or connect. */
-export function protocolOf(header: Headers): "grpc" | "grpc_web" | "connect" {
+export function protocolOf(header: Headers): Protocol {
   const type = header.get("content-type") ?? "";
   if (type.startsWith("application/grpc-web")) return "grpc_web";
   if (type.startsWith("application/grpc")) return "grpc";
@@ -84,6 +86,16 @@ export function protocolOf(header: Headers): "grpc" | "grpc_web" | "connect" {
 /** The Connect name of a call's outcome (ok, not_found, invalid_argument, …). */
 export function codeName(err: ConnectError | undefined): string {
   if (!err) return "ok";
-  const name = Code[err.code];
-  return name ? name.replace(/[A-Z]/g, (c, i: number) => (i ? "_" : "") + c.toLowerCase()) : String(err.code);
+  let name = codeNames.get(err.code);
+  if (name === undefined) {
+    const camel = Code[err.code];
+    name = camel
+      ? camel.replace(/[A-Z]/g, (c, i: number) => (i ? "_" : "") + c.toLowerCase())
+      : String(err.code);
+    codeNames.set(err.code, name);
+  }
+  return name;
 }
+
+/** Code to name, filled as codes are seen (a flood of one error names it once). */
+const codeNames = new Map<Code, string>();

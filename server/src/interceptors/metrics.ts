@@ -1,35 +1,38 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import type { Interceptor } from "@connectrpc/connect";
 import type { Metrics } from "../metrics.ts";
-import { codeName, observeCalls, protocolOf } from "./call-end.ts";
-
-interface Series {
-  observe(seconds: number): void;
-  inc(): void;
-}
+import type { RpcSeries } from "../rpc-metrics.ts";
+import { codeName, observeCalls, type Protocol, protocolOf } from "./call-end.ts";
 
 /** Counts and times every call by service, method, protocol and code; streams at their end. */
 export function metricsInterceptor(metrics: Metrics): Interceptor {
-  // prom-client validates and copies the label object on every call given labels; its bound
-  // children skip that. The combinations are few (methods × protocols × codes), so each is
-  // bound once.
-  const series = new Map<string, Series>();
-  const seriesOf = (service: string, method: string, protocol: string, code: string): Series => {
-    const key = `${service}/${method} ${protocol} ${code}`;
-    let s = series.get(key);
+  // Each call's series is found by its method's descriptor (the same object every call),
+  // protocol and code, without building a key.
+  const series = new Map<DescMethod, Partial<Record<Protocol, Map<string, RpcSeries>>>>();
+  const seriesOf = (method: DescMethod, protocol: Protocol, code: string): RpcSeries => {
+    let byProtocol = series.get(method);
+    if (!byProtocol) {
+      byProtocol = {};
+      series.set(method, byProtocol);
+    }
+    let byCode = byProtocol[protocol];
+    if (!byCode) {
+      byCode = new Map();
+      byProtocol[protocol] = byCode;
+    }
+    let s = byCode.get(code);
     if (!s) {
-      const duration = metrics.rpcDuration.labels(service, method, protocol, code);
-      const count = metrics.rpcRequests.labels(service, method, protocol, code);
-      s = { observe: (seconds) => duration.observe(seconds), inc: () => count.inc() };
-      series.set(key, s);
+      s = metrics.rpc.series({ service: method.parent.typeName, method: method.name, protocol, code });
+      byCode.set(code, s);
     }
     return s;
   };
   return observeCalls((req) => {
     const started = performance.now();
     return (err) => {
-      const s = seriesOf(req.service.typeName, req.method.name, protocolOf(req.header), codeName(err));
-      s.observe((performance.now() - started) / 1000);
-      s.inc();
+      seriesOf(req.method, protocolOf(req.header), codeName(err)).observe(
+        (performance.now() - started) / 1000,
+      );
     };
   });
 }

@@ -1,6 +1,6 @@
 import { Code, ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { isAdmin, principalKey } from "../auth/principal.ts";
-import { callContextValues } from "../call-control.ts";
+import { callContextValues, requestOrigin } from "../call-control.ts";
 import type { HttpHandler } from "../http-handler.ts";
 import type { Refusals } from "../refusal-response.ts";
 import { observeCalls } from "./call-end.ts";
@@ -80,7 +80,7 @@ export function createStreamLimiter(limits: StreamLimits & { refusals?: Refusals
       const query = url.indexOf("?");
       const path = query < 0 ? url : url.slice(0, query);
       if (!streamingPaths.has(path)) return false;
-      const address = limits.addressOf(callContextValues(req));
+      const address = limits.addressOf(callContextValues(requestOrigin(req)));
       if ((byAddress.get(address) ?? 0) < limits.perAddress) return false;
       return refusals.answer(req, res, path, overCap("this address", limits.perAddress));
     },

@@ -442,7 +442,7 @@ describe("MAX_STREAMS_PER_USER, MAX_STREAMS_PER_ADDRESS and MAX_CONCURRENT_STREA
       ["OK", "OK", "OK"],
     );
     const subscribes = async () =>
-      (await server.ctx.metrics.rpcRequests.get()).values
+      (await server.ctx.metrics.rpc.requests.get()).values
         .filter((v) => v.labels.method === "Subscribe" && v.labels.code === "resource_exhausted")
         .reduce((n, v) => n + v.value, 0);
     const before = await subscribes();

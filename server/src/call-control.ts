@@ -9,7 +9,7 @@ type NodeRequest = Parameters<HttpHandler>[0];
  * Where a call came from, for what the RPC layer cannot reach: the client's address, and
  * a way to cut the call off at the transport. A call arrives either as a node request
  * (HTTP/1.1, or HTTP/2 through node's compatibility layer) or as a bare HTTP/2 stream (the
- * unary fast path), so this is the one shape both give.
+ * unary fast path, whose exchanges are origins themselves), so this is the one shape both give.
  */
 export interface CallOrigin {
   readonly headers: http2.IncomingHttpHeaders;
@@ -34,32 +34,9 @@ class RequestOrigin implements CallOrigin {
   }
 }
 
-class StreamOrigin implements CallOrigin {
-  readonly stream: http2.ServerHttp2Stream;
-  readonly headers: http2.IncomingHttpHeaders;
-  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
-    this.stream = stream;
-    this.headers = headers;
-  }
-  get remoteAddress() {
-    return this.stream.session?.socket?.remoteAddress;
-  }
-  reset() {
-    if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
-  }
-}
-
 /** The origin of a call that came as a node request. */
 export function requestOrigin(req: NodeRequest): CallOrigin {
   return new RequestOrigin(req);
-}
-
-/** The origin of a call that came as a bare HTTP/2 stream. */
-export function streamOrigin(
-  stream: http2.ServerHttp2Stream,
-  headers: http2.IncomingHttpHeaders,
-): CallOrigin {
-  return new StreamOrigin(stream, headers);
 }
 
 const originKey = createContextKey<CallOrigin | undefined>(undefined);

@@ -1,24 +1,24 @@
 import type * as http from "node:http";
-import type * as http2 from "node:http2";
+import * as http2 from "node:http2";
 import type { Readable } from "node:stream";
 import { Code, ConnectError } from "@connectrpc/connect";
-import { type CallOrigin, requestOrigin, streamOrigin } from "../call-control.ts";
+import type { CallOrigin } from "../call-control.ts";
 
 /**
  * One unary request and its answer, whatever carries them: a bare HTTP/2 stream (node's core
  * API, without the compatibility layer's request and response objects) or an HTTP/1.1
- * request and response. The fast path reads and answers through this and nothing else.
+ * request and response. The fast path reads and answers through this and nothing else. It is
+ * also the call's origin (its headers, its client's address, its reset).
  */
-export interface UnaryExchange {
-  readonly headers: http.IncomingHttpHeaders;
+export interface UnaryExchange extends CallOrigin {
   readonly h2: boolean;
-  readonly origin: CallOrigin;
   /** The request's absolute URL, as connect-node gives a handler. */
   url(): string;
   /** The request body, refused early when over the limit (see readBody). */
   body(readMaxBytes: number, enveloped: boolean): Promise<Uint8Array>;
-  /** Calls `listener` if the client goes away before the answer is sent; returns the undo. */
-  onClose(listener: () => void): () => void;
+  /** Calls `listener` once the exchange is over, answered or not (the client may have left). */
+  onClose(listener: () => void): void;
+  offClose(listener: () => void): void;
   /** A gRPC answer: headers, the message frame if any, then trailers. */
   answerGrpc(
     headers: Record<string, string>,
@@ -29,69 +29,137 @@ export interface UnaryExchange {
   answerConnect(status: number, headers: Record<string, string>, body: Uint8Array): void;
 }
 
+/** A bare HTTP/2 stream. (A class: one object a call, its methods shared.) */
+class StreamExchange implements UnaryExchange {
+  readonly h2 = true;
+  readonly stream: http2.ServerHttp2Stream;
+  readonly headers: http2.IncomingHttpHeaders;
+  #trailers: Record<string, string> | undefined;
+
+  constructor(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) {
+    this.stream = stream;
+    this.headers = headers;
+    // Without a listener a stream error (the client reset the stream mid-request) would be
+    // thrown; the call sees the reset as 'close' instead.
+    stream.on("error", ignore);
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.stream.session?.socket?.remoteAddress;
+  }
+
+  reset(): void {
+    if (!this.stream.closed) this.stream.close(http2.constants.NGHTTP2_ENHANCE_YOUR_CALM);
+  }
+
+  url(): string {
+    const encrypted = this.stream.session?.encrypted === true;
+    const authority = this.headers[":authority"] ?? this.headers.host ?? "localhost";
+    return `${encrypted ? "https" : "http"}://${authority}${this.headers[":path"] ?? ""}`;
+  }
+
+  body(readMaxBytes: number, enveloped: boolean): Promise<Uint8Array> {
+    return readBody(this.stream, this.headers, readMaxBytes, enveloped);
+  }
+
+  onClose(listener: () => void): void {
+    this.stream.once("close", listener);
+  }
+
+  offClose(listener: () => void): void {
+    this.stream.off("close", listener);
+  }
+
+  answerGrpc(
+    head: Record<string, string>,
+    frame: Uint8Array | undefined,
+    trailers: Record<string, string>,
+  ): void {
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    head[":status"] = "200";
+    this.#trailers = trailers;
+    stream.respond(head, { waitForTrailers: true });
+    stream.once("wantTrailers", this.#sendTrailers);
+    stream.end(frame);
+  }
+
+  readonly #sendTrailers = () => {
+    this.stream.sendTrailers(this.#trailers ?? {});
+  };
+
+  answerConnect(status: number, head: Record<string, string>, body: Uint8Array): void {
+    const stream = this.stream;
+    if (stream.destroyed || stream.closed) return;
+    head[":status"] = String(status);
+    stream.respond(head);
+    stream.end(body);
+  }
+}
+
+/** An HTTP/1.1 request and its response. */
+class RequestExchange implements UnaryExchange {
+  readonly h2 = false;
+  readonly req: http.IncomingMessage;
+  readonly res: http.ServerResponse;
+
+  constructor(req: http.IncomingMessage, res: http.ServerResponse) {
+    this.req = req;
+    this.res = res;
+  }
+
+  get headers(): http.IncomingHttpHeaders {
+    return this.req.headers;
+  }
+
+  get remoteAddress(): string | undefined {
+    return this.req.socket?.remoteAddress;
+  }
+
+  reset(): void {
+    this.req.socket.destroy();
+  }
+
+  url(): string {
+    const encrypted = (this.req.socket as { encrypted?: boolean }).encrypted === true;
+    return `${encrypted ? "https" : "http"}://${this.req.headers.host ?? "localhost"}${this.req.url ?? ""}`;
+  }
+
+  body(readMaxBytes: number, enveloped: boolean): Promise<Uint8Array> {
+    return readBody(this.req, this.req.headers, readMaxBytes, enveloped);
+  }
+
+  onClose(listener: () => void): void {
+    this.res.once("close", listener);
+  }
+
+  offClose(listener: () => void): void {
+    this.res.off("close", listener);
+  }
+
+  answerGrpc(): void {
+    // gRPC needs HTTP/2; the fast path never takes it over HTTP/1.1.
+    throw new Error("gRPC over HTTP/1.1");
+  }
+
+  answerConnect(status: number, head: Record<string, string>, body: Uint8Array): void {
+    if (this.res.destroyed) return;
+    this.res.writeHead(status, head);
+    this.res.end(body);
+  }
+}
+
 /** A bare HTTP/2 stream. */
 export function streamExchange(
   stream: http2.ServerHttp2Stream,
   headers: http2.IncomingHttpHeaders,
 ): UnaryExchange {
-  // Without a listener a stream error (the client reset the stream mid-request) would be
-  // thrown; the call sees the reset as 'aborted' or 'close' instead.
-  stream.on("error", ignore);
-  return {
-    headers,
-    h2: true,
-    origin: streamOrigin(stream, headers),
-    url() {
-      const encrypted = stream.session?.encrypted === true;
-      const authority = headers[":authority"] ?? headers.host ?? "localhost";
-      return `${encrypted ? "https" : "http"}://${authority}${headers[":path"] ?? ""}`;
-    },
-    body: (readMaxBytes, enveloped) => readBody(stream, headers, readMaxBytes, enveloped),
-    onClose(listener) {
-      stream.once("close", listener);
-      return () => stream.off("close", listener);
-    },
-    answerGrpc(head, frame, trailers) {
-      if (stream.destroyed || stream.closed) return;
-      head[":status"] = "200";
-      stream.respond(head, { waitForTrailers: true });
-      stream.once("wantTrailers", () => stream.sendTrailers(trailers));
-      stream.end(frame);
-    },
-    answerConnect(status, head, body) {
-      if (stream.destroyed || stream.closed) return;
-      head[":status"] = String(status);
-      stream.respond(head);
-      stream.end(body);
-    },
-  };
+  return new StreamExchange(stream, headers);
 }
 
 /** An HTTP/1.1 request and its response. */
 export function requestExchange(req: http.IncomingMessage, res: http.ServerResponse): UnaryExchange {
-  return {
-    headers: req.headers,
-    h2: false,
-    origin: requestOrigin(req),
-    url() {
-      const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
-      return `${encrypted ? "https" : "http"}://${req.headers.host ?? "localhost"}${req.url ?? ""}`;
-    },
-    body: (readMaxBytes, enveloped) => readBody(req, req.headers, readMaxBytes, enveloped),
-    onClose(listener) {
-      res.once("close", listener);
-      return () => res.off("close", listener);
-    },
-    answerGrpc() {
-      // gRPC needs HTTP/2; the fast path never takes it over HTTP/1.1.
-      throw new Error("gRPC over HTTP/1.1");
-    },
-    answerConnect(status, head, body) {
-      if (res.destroyed) return;
-      res.writeHead(status, head);
-      res.end(body);
-    },
-  };
+  return new RequestExchange(req, res);
 }
 
 function ignore(): void {}
@@ -158,14 +226,12 @@ function readBody(
       source.off("data", onData);
       source.off("end", onEnd);
       source.off("error", onAbort);
-      source.off("aborted", onAbort);
       source.off("close", onAbort);
     };
     source.on("data", onData);
     source.once("end", onEnd);
     source.once("error", onAbort);
-    source.once("aborted", onAbort);
-    // A bare HTTP/2 stream reset by the client may close without 'aborted' having been seen.
+    // Closed before its end: the client reset the stream or dropped the connection.
     source.once("close", onAbort);
   });
 }

@@ -1,6 +1,6 @@
 import type * as http from "node:http";
 import type * as http2 from "node:http2";
-import type { DescMessage, DescMethodUnary } from "@bufbuild/protobuf";
+import type { DescMessage, DescMethodUnary, MessageShape } from "@bufbuild/protobuf";
 import {
   Code,
   ConnectError,
@@ -28,6 +28,7 @@ import {
 } from "@connectrpc/connect/protocol-grpc";
 import type { CallOrigin } from "../call-control.ts";
 import type { HttpHandler } from "../http-handler.ts";
+import { serializeShared } from "../shared-messages.ts";
 import { requestExchange, streamExchange, type UnaryExchange } from "./exchange.ts";
 import { LightHeaders } from "./light-headers.ts";
 import { composeUnary, type UnaryChain, type UnaryRoute } from "./unary-chain.ts";
@@ -81,12 +82,19 @@ export function createFastUnary(opts: FastUnaryOptions): FastUnary {
   // Per method, once: its serialization, and its implementation inside the interceptors.
   const prepared = new Map<string, Prepared>();
   for (const [path, route] of opts.routes) {
+    const serialization = createMethodSerializationLookup(route.method, undefined, undefined, {
+      readMaxBytes: opts.readMaxBytes,
+      writeMaxBytes: opts.writeMaxBytes,
+    });
+    const serializer = (binary: boolean) => {
+      const o = serialization.getO(binary);
+      return serializeShared((m: MessageShape<DescMessage>) => o.serialize(m));
+    };
     prepared.set(path, {
       method: route.method,
-      serialization: createMethodSerializationLookup(route.method, undefined, undefined, {
-        readMaxBytes: opts.readMaxBytes,
-        writeMaxBytes: opts.writeMaxBytes,
-      }),
+      serialization,
+      serializeBinary: serializer(true),
+      serializeJson: serializer(false),
       chain: composeUnary(route, opts.interceptors),
     });
   }
@@ -159,6 +167,9 @@ export function createFastUnary(opts: FastUnaryOptions): FastUnary {
 interface Prepared {
   method: DescMethodUnary;
   serialization: Serialization;
+  /** The output's serializers, remembering the bytes of shared messages (shared-messages.ts). */
+  serializeBinary: (message: MessageShape<DescMessage>) => Uint8Array;
+  serializeJson: (message: MessageShape<DescMessage>) => Uint8Array;
   chain: UnaryChain;
 }
 
@@ -181,9 +192,10 @@ async function serve(
   let answered = false;
   // The signal aborts only if the call is cut short: the client left, or the deadline
   // passed. (connect-node aborts it at the end of every call, building a DOMException each time.)
-  const stopWatching = exchange.onClose(() => {
+  const onClose = () => {
     if (!answered) controller.abort(new ConnectError("the client went away", Code.Canceled));
-  });
+  };
+  exchange.onClose(onClose);
   let timer: NodeJS.Timeout | undefined;
   let deadline: number | undefined;
   if (call.timeout.timeoutMs !== undefined && call.timeout.error === undefined) {
@@ -205,7 +217,7 @@ async function serve(
     responseHeader,
     responseTrailer,
     protocolName: call.protocol,
-    values: opts.contextValues(exchange.origin),
+    values: opts.contextValues(exchange),
     url: exchange.url(),
   };
   const compression = compressionNegotiate(opts.acceptCompression, null, call.accept, call.acceptName);
@@ -217,7 +229,7 @@ async function serve(
         ? serialization.getI(call.binary).parse(unwrapEnvelope(body, opts.readMaxBytes))
         : serialization.getI(call.binary).parse(body);
     const output = await route.chain(context, input);
-    let bytes = serialization.getO(call.binary).serialize(output);
+    let bytes = call.binary ? route.serializeBinary(output) : route.serializeJson(output);
     let encoding: string | undefined;
     if (compression.response && bytes.byteLength >= opts.compressMinBytes) {
       bytes = await compression.response.compress(bytes);
@@ -248,7 +260,7 @@ async function serve(
     }
   } finally {
     clearTimeout(timer);
-    stopWatching();
+    exchange.offClose(onClose);
   }
 }
 

@@ -1,7 +1,14 @@
 import { create } from "@bufbuild/protobuf";
 import { timestampFromDate } from "@bufbuild/protobuf/wkt";
-import { Role, type User, UserSchema } from "../../../gen/switchboard/v1/user_pb.js";
+import {
+  type GetUserResponse,
+  GetUserResponseSchema,
+  Role,
+  type User,
+  UserSchema,
+} from "../../../gen/switchboard/v1/user_pb.js";
 import type { UserRow } from "../db/schema.ts";
+import { shareMessage } from "../shared-messages.ts";
 
 /** Maps a stored row to the wire message. */
 export function userToMessage(row: UserRow): User {
@@ -15,6 +22,23 @@ export function userToMessage(row: UserRow): User {
     version: BigInt(row.version),
     role: roleToMessage(row.role),
   });
+}
+
+/**
+ * GetUser's answer for a row, made once per row object and shared by every call that reads
+ * the same cached row (shared-messages.ts: frozen, serialized once per format). A changed user
+ * is a new row, so a new answer.
+ */
+export function createGetUserResponses(): (row: UserRow) => GetUserResponse {
+  const answers = new WeakMap<UserRow, GetUserResponse>();
+  return (row) => {
+    let answer = answers.get(row);
+    if (!answer) {
+      answer = shareMessage(create(GetUserResponseSchema, { user: userToMessage(row) }));
+      answers.set(row, answer);
+    }
+    return answer;
+  };
 }
 
 export function roleToMessage(role: UserRow["role"]): Role {

@@ -25,13 +25,14 @@ import { isAdmin, principalOf, visibleOwner } from "../auth/principal.ts";
 import type { Db } from "../db/database.ts";
 import { withDeadline } from "../db/deadline.ts";
 import { toConnectError } from "../db/errors.ts";
+import type { UserRow } from "../db/schema.ts";
 import { responseBatcher } from "../response-batch.ts";
 import { type ImportOutcome, startUserImport } from "../stores/user-import.ts";
 import * as store from "../stores/user-store.ts";
 import type { UserCache } from "../user-cache.ts";
 import type { CheckMessage } from "../validation.ts";
 import { keysetPages } from "./keyset-pages.ts";
-import { roleFromMessage, userToMessage } from "./user-messages.ts";
+import { createGetUserResponses, roleFromMessage, userToMessage } from "./user-messages.ts";
 
 export interface UserServiceDeps {
   db: Db;
@@ -56,6 +57,7 @@ const defaultPageSize = 500;
 export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof UserService> {
   const { db, checkMessage, userCache } = deps;
   const listBatch = responseBatcher(ListUsersResponseSchema, { shared: false });
+  const getUserResponse = createGetUserResponses();
 
   async function createOne(req: CreateUserRequest, ctx: HandlerContext): Promise<User> {
     // CreateUser is admin-only by the contract; UserStream's create operation is checked here.
@@ -80,11 +82,15 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
     if (owner !== undefined && owner !== id) throw notFound(id);
   }
 
-  async function getOne(req: GetUserRequest, ctx: HandlerContext): Promise<User> {
+  async function getRow(req: GetUserRequest, ctx: HandlerContext): Promise<UserRow> {
     checkVisible(ctx, req.id);
     const row = await userCache.get(req.id, () => withDeadline(db, ctx, (tx) => store.getUser(tx, req.id)));
     if (!row) throw notFound(req.id);
-    return userToMessage(row);
+    return row;
+  }
+
+  async function getOne(req: GetUserRequest, ctx: HandlerContext): Promise<User> {
+    return userToMessage(await getRow(req, ctx));
   }
 
   async function updateOne(req: UpdateUserRequest, ctx: HandlerContext): Promise<User> {
@@ -169,7 +175,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
     },
 
     async getUser(req, ctx) {
-      return { user: await getOne(req, ctx) };
+      return getUserResponse(await getRow(req, ctx));
     },
 
     async updateUser(req, ctx) {

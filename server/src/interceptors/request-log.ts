@@ -4,6 +4,7 @@ import { ConnectError, createContextKey, type HandlerContext, type Interceptor }
 import { trace } from "@opentelemetry/api";
 import type { Logger } from "../logger.ts";
 import { codeName, observeCalls, type Protocol, protocolOf } from "./call-end.ts";
+import { type CompletionLine, completionLine } from "./completion-line.ts";
 
 /** The ids of the call in progress, and its child logger once someone asked for it. */
 interface CallLog {
@@ -48,8 +49,8 @@ export function requestLogInterceptor(logger: Logger): Interceptor {
   // One child per method and protocol: pino serializes a child's bindings once, so each line
   // serializes only what changes per call. Keyed by the method's descriptor, which is the
   // same object on every call (no key string to build per call).
-  const linesFor = new Map<DescMethod, Partial<Record<Protocol, Logger>>>();
-  const completionsOf = (method: DescMethod, protocol: Protocol): Logger => {
+  const linesFor = new Map<DescMethod, Partial<Record<Protocol, CompletionLine>>>();
+  const completionsOf = (method: DescMethod, protocol: Protocol): CompletionLine => {
     let byProtocol = linesFor.get(method);
     if (!byProtocol) {
       byProtocol = {};
@@ -57,7 +58,9 @@ export function requestLogInterceptor(logger: Logger): Interceptor {
     }
     let child = byProtocol[protocol];
     if (!child) {
-      child = completions.child({ method: `${method.parent.typeName}/${method.name}`, protocol });
+      child = completionLine(
+        completions.child({ method: `${method.parent.typeName}/${method.name}`, protocol }),
+      );
       byProtocol[protocol] = child;
     }
     return child;
@@ -81,10 +84,7 @@ export function requestLogInterceptor(logger: Logger): Interceptor {
       return (err) => {
         const code = codeName(err);
         const durationMs = Math.round((performance.now() - started) * 1000) / 1000;
-        completionsOf(req.method, protocol).info(
-          { requestId: call?.requestId, traceId: call?.traceId, code, durationMs },
-          "call completed",
-        );
+        completionsOf(req.method, protocol)(call?.requestId ?? "", call?.traceId ?? "", code, durationMs);
       };
     })(next);
     return async (req) => {

@@ -8,12 +8,15 @@ import { raceIterable } from "./deadline.ts";
  * cannot tell them apart: it aborts every call, unary ones included.
  */
 export function shutdownInterceptor(signal: AbortSignal): Interceptor {
-  return (next) => async (req) => {
-    if (req.method.methodKind === "unary") return next(req);
-    if (signal.aborted) throw unavailable(signal);
-    const res = await next(req);
-    if (!res.stream) return res;
-    return { ...res, message: raceIterable(res.message, signal) };
+  return (next) => {
+    const streaming: typeof next = async (req) => {
+      if (signal.aborted) throw unavailable(signal);
+      const res = await next(req);
+      if (!res.stream) return res;
+      return { ...res, message: raceIterable(res.message, signal) };
+    };
+    // Unary calls go straight on (no async layer of their own: this is on every call's path).
+    return (req) => (req.method.methodKind === "unary" ? next(req) : streaming(req));
   };
 }
 

@@ -50,9 +50,7 @@ export function createStreamLimiter(limits: StreamLimits & { refusals?: Refusals
     if (n <= 0) counts.delete(key);
     else counts.set(key, n);
   };
-  const none = () => {};
-  const interceptor = observeCalls((req) => {
-    if (req.method.methodKind === "unary") return none;
+  const observed = observeCalls((req) => {
     streamingPaths.add(`/${req.service.typeName}/${req.method.name}`);
     const principal = req.contextValues.get(principalKey);
     const user = limits.perUser > 0 && principal && !isAdmin(principal) ? principal.userId : undefined;
@@ -71,6 +69,11 @@ export function createStreamLimiter(limits: StreamLimits & { refusals?: Refusals
       if (user !== undefined) leave(byUser, user);
     };
   });
+  // Unary calls are not counted, and go straight on (no layer of their own on their path).
+  const interceptor: Interceptor = (next) => {
+    const streams = observed(next);
+    return (req) => (req.method.methodKind === "unary" ? next(req) : streams(req));
+  };
   return {
     interceptor,
     refuseEarly(req, res) {

@@ -39,13 +39,17 @@ export function createLogger(config: Pick<Config, "logLevel">, destination?: pin
 }
 
 /**
- * Standard output, written asynchronously: lines that come while a write is in flight go out
- * together in the next one. Written synchronously, the completion line of every call was its
- * own write(2), about 7% of a small call's CPU under load. When idle a line still goes out at
- * once (no minimum length). Lines still buffered when the process exits are flushed then.
+ * Standard output, written in batches: lines gather until 8 KiB are waiting, or for at most
+ * 100 ms, and then go out in one write. Measured under load on this project's 2-core machines:
+ * a write(2) per line was about 7% of a small call's CPU; asynchronous writes were worse
+ * still, as each is a round trip through libuv's thread pool (21 µs of CPU a write against
+ * 4 µs for a direct one, the server being pinned to one core), and went out one line at a time
+ * because each completed before the next line came. A batch is written directly: a few µs per
+ * 8 KiB. A line waits at most 100 ms on an idle server; lines still buffered when the process
+ * exits are flushed then.
  */
-export function asyncStdout(): pino.DestinationStream {
-  const stream = pino.destination({ dest: 1, sync: false });
+export function batchedStdout(): pino.DestinationStream {
+  const stream = pino.destination({ dest: 1, sync: true, minLength: 8192, periodicFlush: 100 });
   process.once("exit", () => {
     try {
       stream.flushSync();

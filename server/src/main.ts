@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from "./config.ts";
-import { asyncStdout, createLogger } from "./logger.ts";
+import { batchedStdout, createLogger } from "./logger.ts";
 import { startServer } from "./server.ts";
 
 let config: ReturnType<typeof loadConfig>;
@@ -12,7 +12,7 @@ try {
   throw new Error("exiting");
 }
 
-const logger = createLogger(config, asyncStdout());
+const logger = createLogger(config, batchedStdout());
 const server = await startServer(config, { logger });
 logger.info({ url: server.url, tls: config.tls !== undefined }, "switchboard listening");
 

@@ -24,7 +24,7 @@ export type QuickCheck = (message: object) => boolean;
 
 /**
  * A check compiled from a message's rules for the common simple case — scalar fields with
- * string length and email, or int32 bound rules — that allocates nothing. protovalidate costs
+ * string length, email and uuid, or int32 bound rules — that allocates nothing. protovalidate costs
  * about 1.7 µs a message (reflection, a cursor, a path per field), most of a BatchCreateUsers
  * item's own work. undefined when the message has any rule, field kind or option this does not
  * handle exactly: such messages always go to protovalidate.
@@ -61,11 +61,12 @@ function compileField(field: DescField): QuickCheck | undefined {
   const type = rules.type;
   if (type.case === "string" && field.fieldKind === "scalar" && field.scalar === ScalarType.STRING) {
     const r = type.value;
-    if (!onlySet(r, StringRulesSchema, ["min_len", "max_len", "email"])) return undefined;
+    if (!onlySet(r, StringRulesSchema, ["min_len", "max_len", "email", "uuid"])) return undefined;
     const minLen = isFieldSet(r, StringRulesSchema.field.minLen) ? Number(r.minLen) : undefined;
     const maxLen = isFieldSet(r, StringRulesSchema.field.maxLen) ? Number(r.maxLen) : undefined;
     // `email: false` is no rule at all, as in protovalidate.
     const email = r.wellKnown.case === "email" && r.wellKnown.value;
+    const uuid = r.wellKnown.case === "uuid" && r.wellKnown.value;
     return (message) => {
       const value = (message as Record<string, unknown>)[name];
       if (typeof value !== "string") return false;
@@ -78,6 +79,7 @@ function compileField(field: DescField): QuickCheck | undefined {
         if (minLen !== undefined && length < minLen) return false;
         if (maxLen !== undefined && length > maxLen) return false;
       }
+      if (uuid && !uuidPattern.test(value)) return false;
       return !email || emailPattern.test(value);
     };
   }
@@ -124,3 +126,6 @@ function codePoints(s: string): number {
 // fails it too.
 const emailPattern =
   /^[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]+@[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$/;
+
+// protovalidate's own pattern for string.uuid (any version, either case); an empty value fails it.
+const uuidPattern = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;

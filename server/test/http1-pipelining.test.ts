@@ -84,7 +84,9 @@ test("pipelined requests on one connection are all answered, in the order sent",
   });
   socket.destroy();
   assert.equal(answers.length, requests.length);
-  answers.forEach((answer, i) => assert.match(answer, requests[i]?.expect ?? /x/, `answer ${i}: ${answer}`));
+  answers.forEach((answer, i) => {
+    assert.match(answer, requests[i]?.expect ?? /x/, `answer ${i}: ${answer}`);
+  });
 });
 
 /** Complete responses in `text` (each with a Content-Length body). */

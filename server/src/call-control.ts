@@ -1,6 +1,6 @@
 import * as http2 from "node:http2";
-import type { ConnectError, ContextValues, HandlerContext } from "@connectrpc/connect";
-import { createContextKey, createContextValues } from "@connectrpc/connect";
+import type { ConnectError, ContextKey, ContextValues, HandlerContext } from "@connectrpc/connect";
+import { createContextKey } from "@connectrpc/connect";
 import type { HttpHandler } from "./http-handler.ts";
 
 type NodeRequest = Parameters<HttpHandler>[0];
@@ -43,7 +43,28 @@ const originKey = createContextKey<CallOrigin | undefined>(undefined);
 
 /** Context values for a call: remembers where it came from. */
 export function callContextValues(origin: CallOrigin): ContextValues {
-  return createContextValues().set(originKey, origin);
+  return new CallValues().set(originKey, origin);
+}
+
+/**
+ * connect's ContextValues as a class: its createContextValues() builds three new method
+ * closures for every call; these are shared. Same semantics: a key's value, else its default.
+ */
+class CallValues implements ContextValues {
+  get<T>(key: ContextKey<T>): T {
+    const values = this as unknown as Record<symbol, T>;
+    return key.id in values ? (values[key.id] as T) : key.defaultValue;
+  }
+
+  set<T>(key: ContextKey<T>, value: T): this {
+    (this as unknown as Record<symbol, T>)[key.id] = value;
+    return this;
+  }
+
+  delete(key: ContextKey<unknown>): this {
+    delete (this as unknown as Record<symbol, unknown>)[key.id];
+    return this;
+  }
 }
 
 /**

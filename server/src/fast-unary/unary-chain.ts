@@ -39,13 +39,25 @@ export function composeUnary(route: UnaryRoute, interceptors: readonly Intercept
   const innermost = async (req: UnaryRequest): Promise<UnaryResponse> => {
     const context = req.contextValues.get(callContextKey);
     if (!context) throw new Error("a composed unary chain was called without its call's context");
-    const answer = await route.impl(req.message as never, {
-      ...context,
-      service: req.service,
-      requestHeader: req.header,
-      signal: req.signal,
-      values: req.contextValues,
-    });
+    // The call's own context, unless an interceptor replaced part of the request (then a copy
+    // with the request's parts, as invokeUnaryImplementation always makes).
+    const same =
+      req.service === context.service &&
+      req.header === context.requestHeader &&
+      req.signal === context.signal &&
+      req.contextValues === context.values;
+    const answer = await route.impl(
+      req.message as never,
+      same
+        ? context
+        : {
+            ...context,
+            service: req.service,
+            requestHeader: req.header,
+            signal: req.signal,
+            values: req.contextValues,
+          },
+    );
     return {
       message: create(output, answer as MessageShape<DescMessage>),
       stream: false,

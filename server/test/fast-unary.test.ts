@@ -221,4 +221,28 @@ describe("unary fast path answers as connect-node does", () => {
     };
     assert.deepEqual(user(a), user(b));
   });
+
+  test("streams the client resets with an error code before their calls start leave the server up", async () => {
+    // Reset in the same write that opened them, so each is reset while its call waits its
+    // turn: node emits the reset as an 'error' on the stream, which would be thrown (and the
+    // process would die) if nothing listened for it.
+    const session = http2.connect(`http://127.0.0.1:${fast.port}`);
+    session.on("error", () => {});
+    for (const headers of [grpc, connectProto]) {
+      for (let i = 0; i < 20; i++) {
+        const stream = session.request({ ":method": "POST", ":path": path, ...headers });
+        stream.on("error", () => {});
+        stream.close(http2.constants.NGHTTP2_INTERNAL_ERROR);
+      }
+    }
+    await new Promise((r) => setTimeout(r, 100));
+    session.close();
+    const answer = await sendH2(fast.port, {
+      h2: true,
+      path,
+      headers: grpc,
+      body: envelope(getUser(unknownId)),
+    });
+    assert.equal(answer.trailers["grpc-status"], "5", "the server still answers");
+  });
 });

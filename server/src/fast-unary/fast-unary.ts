@@ -151,6 +151,10 @@ export function createFastUnary(opts: FastUnaryOptions): FastUnary {
       if (headers.origin !== undefined) return undefined;
       const taken = classify(headers[":method"], headers[":path"], headers, true);
       if (!taken) return undefined;
+      // From now on the stream is ours: a stream error (the client reset it with an error code,
+      // even while the call waits its turn) must find a listener, or node throws it and the
+      // process dies. The call sees the reset as 'close'.
+      stream.on("error", ignoreStreamError);
       return () => void serve(opts, taken.route, taken.call, streamExchange(stream, headers));
     },
     request(req, res) {
@@ -263,6 +267,8 @@ async function serve(
     exchange.offClose(onClose);
   }
 }
+
+function ignoreStreamError(): void {}
 
 function header(value: string | string[] | undefined): string | null {
   if (value === undefined) return null;

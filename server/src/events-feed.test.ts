@@ -9,7 +9,7 @@ import type { EventBus } from "./bus/event-bus.ts";
 import { createMemoryBus } from "./bus/memory-bus.ts";
 import type { Database } from "./db/database.ts";
 import { inTransaction } from "./db/deadline.ts";
-import { followTopic, followTopicBatches } from "./events-feed.ts";
+import { type FeedOptions, followTopic, followTopicBatches } from "./events-feed.ts";
 import type { Gate } from "./gate.ts";
 import { appendEvent, type StoredEvent } from "./stores/event-store.ts";
 
@@ -47,6 +47,28 @@ function seeded(seed: number): () => number {
 }
 
 const noDeadline = { timeoutMs: () => undefined, signal: new AbortController().signal };
+
+/**
+ * A feed's options for a test that drives it through the bus: from the start of `topic`, with
+ * a poll too slow to matter (what arrives comes from the bus), `extra` on top.
+ */
+function busFeed(
+  bus: EventBus,
+  topic: string,
+  stop: AbortController,
+  extra: Partial<FeedOptions> = {},
+): FeedOptions {
+  return {
+    db: database.db,
+    bus,
+    topic,
+    after: 0,
+    signal: stop.signal,
+    maxBuffered: 100,
+    pollMs: 10_000,
+    ...extra,
+  };
+}
 
 async function write(bus: EventBus, topic: string, key: string, body: string): Promise<void> {
   const event = await inTransaction(database.db, noDeadline, (tx) =>
@@ -159,16 +181,9 @@ test("a consumer that stops taking live events gets RESOURCE_EXHAUSTED naming it
   const topic = "slow";
   const overflows: ConnectError[] = [];
   const stop = new AbortController();
-  const feed = followTopic({
-    db: database.db,
-    bus,
-    topic,
-    after: 0,
-    signal: stop.signal,
-    maxBuffered: 20,
-    pollMs: 10_000,
-    onOverflow: (err) => overflows.push(err),
-  });
+  const feed = followTopic(
+    busFeed(bus, topic, stop, { maxBuffered: 20, onOverflow: (err) => overflows.push(err) }),
+  );
   await write(bus, topic, "", "first");
   const first = await feed.next();
   assert.equal(first.value?.sequence, 1);
@@ -232,15 +247,7 @@ test("batches: what arrived while the consumer held a batch comes next as one ba
   const bus = createMemoryBus();
   const topic = "batched";
   const stop = new AbortController();
-  const feed = followTopicBatches({
-    db: database.db,
-    bus,
-    topic,
-    after: 0,
-    signal: stop.signal,
-    maxBuffered: 100,
-    pollMs: 10_000,
-  });
+  const feed = followTopicBatches(busFeed(bus, topic, stop));
   const first = feed.next();
   await write(bus, topic, "", "one");
   assert.deepEqual(sequences(await first), [1]);
@@ -256,15 +263,7 @@ test("batches: a limit of events or bytes splits what waits, and followTopic han
   const topic = "limited";
   const stored = await store(topic, 7);
   const stop = new AbortController();
-  const options = {
-    db: database.db,
-    bus,
-    topic,
-    after: 0,
-    signal: stop.signal,
-    maxBuffered: 100,
-    pollMs: 10_000,
-  };
+  const options = busFeed(bus, topic, stop);
   const byCount = followTopicBatches(options, { maxEvents: 3, maxBytes: 1 << 20 });
   const sizes: number[] = [];
   for (let seen = 0; seen < stored.length; ) {
@@ -290,17 +289,7 @@ function reorderingFeed(topic: string, reorderMs: number) {
   const bus = createMemoryBus();
   const reads = countingGate();
   const stop = new AbortController();
-  const feed = followTopicBatches({
-    db: database.db,
-    bus,
-    topic,
-    after: 0,
-    signal: stop.signal,
-    maxBuffered: 100,
-    pollMs: 10_000,
-    gate: reads.gate,
-    reorderMs,
-  });
+  const feed = followTopicBatches(busFeed(bus, topic, stop, { gate: reads.gate, reorderMs }));
   return { bus, topic, reads, stop, feed };
 }
 

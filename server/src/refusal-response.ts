@@ -73,16 +73,7 @@ function write(
     if (!type || type.text) return undefined;
     setTrailerStatus(trailer, error);
     const body = encodeEnvelope(trailerFlag, trailerSerialize(trailer));
-    send(
-      req,
-      res,
-      200,
-      {
-        "content-type": type.binary ? "application/grpc-web+proto" : "application/grpc-web+json",
-        "content-length": String(body.byteLength),
-      },
-      body,
-    );
+    sendEnvelope(req, res, type.binary ? "application/grpc-web+proto" : "application/grpc-web+json", body);
     return "grpc_web";
   }
   if (contentType.startsWith("application/grpc")) {
@@ -103,17 +94,13 @@ function write(
   const type = connectContentType(contentType);
   if (!type?.stream) return undefined;
   const body = encodeEnvelope(endStreamFlag, endStream.serialize({ metadata: error.metadata, error }));
-  send(
-    req,
-    res,
-    200,
-    {
-      "content-type": type.binary ? "application/connect+proto" : "application/connect+json",
-      "content-length": String(body.byteLength),
-    },
-    body,
-  );
+  sendEnvelope(req, res, type.binary ? "application/connect+proto" : "application/connect+json", body);
   return "connect";
+}
+
+/** A 200 whose body is the one envelope carrying the refusal (gRPC-Web and Connect streams). */
+function sendEnvelope(req: NodeRequest, res: NodeResponse, contentType: string, body: Uint8Array): void {
+  send(req, res, 200, { "content-type": contentType, "content-length": String(body.byteLength) }, body);
 }
 
 function send(

@@ -13,6 +13,7 @@ import {
   BatchCreateUsersResponseSchema,
   UserService,
 } from "../../gen/switchboard/v1/user_pb.js";
+import { grpcFrame } from "./security/raw-h2.ts";
 import { testAdminToken } from "./support/auth.ts";
 import { clientFor, collect } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
@@ -24,12 +25,6 @@ before(async () => {
 after(async () => {
   await server?.close();
 });
-
-function envelope(message: Uint8Array): Buffer {
-  const head = Buffer.alloc(5);
-  head.writeUInt32BE(message.byteLength, 1);
-  return Buffer.concat([head, message]);
-}
 
 /** Sends `body` to BatchCreateUsers in pieces of the given sizes (cycled), a turn apart. */
 async function sendInPieces(
@@ -89,7 +84,7 @@ test("envelopes straddling chunks, and a large message over many, are all read",
     email: `big-${tag}@example.com`,
     age: 30,
   });
-  const body = Buffer.concat(items.map((m) => envelope(toBinary(BatchCreateUsersRequestSchema, m))));
+  const body = Buffer.concat(items.map((m) => grpcFrame(toBinary(BatchCreateUsersRequestSchema, m))));
   // Pieces of 1, 2, 3 and 4 bytes cut through headers and messages alike; 1,000-byte pieces
   // carry the large message; 7 and 13 keep the cuts moving.
   const { status, message, response } = await sendInPieces(body, [1, 2, 3, 4, 7, 1000, 13, 1000, 1000]);
@@ -111,7 +106,7 @@ test("envelopes straddling chunks, and a large message over many, are all read",
 
 test("a body that ends inside an envelope is INVALID_ARGUMENT, and nothing of its batch is kept", async () => {
   const tag = randomUUID();
-  const whole = envelope(
+  const whole = grpcFrame(
     toBinary(
       BatchCreateUsersRequestSchema,
       create(BatchCreateUsersRequestSchema, { name: "Cut", email: `cut-${tag}@example.com`, age: 30 }),

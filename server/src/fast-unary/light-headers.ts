@@ -104,6 +104,8 @@ export class LightHeaders implements Headers {
 
   /** The entries as a node headers object, `prefix` added to each name (e.g. "trailer-"). */
   copyTo(target: Record<string, string>, prefix = ""): void {
+    // An empty set never written to (a call's trailers, usually) has nothing to copy.
+    if (!this.#own && !this.#init) return;
     for (const [key, value] of this.#map) target[prefix + key] = value;
   }
 

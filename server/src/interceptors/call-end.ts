@@ -1,3 +1,4 @@
+import type { DescMethod } from "@bufbuild/protobuf";
 import { Code, ConnectError, type Interceptor } from "@connectrpc/connect";
 
 type AnyRequest = Parameters<Parameters<Interceptor>[0]>[0];
@@ -74,6 +75,30 @@ export function observeCalls(start: (req: AnyRequest) => CallEnd): Interceptor {
 }
 
 export type Protocol = "grpc" | "grpc_web" | "connect";
+
+/**
+ * One value per method and protocol, made by `make` on first use and found after that by the
+ * method's descriptor (the same object on every call) and the protocol, with no key string
+ * built per call. What the observers keep per method: a logger child, metric series.
+ */
+export function perMethodAndProtocol<T>(
+  make: (method: DescMethod, protocol: Protocol) => T,
+): (method: DescMethod, protocol: Protocol) => T {
+  const byMethod = new Map<DescMethod, Partial<Record<Protocol, T>>>();
+  return (method, protocol) => {
+    let byProtocol = byMethod.get(method);
+    if (!byProtocol) {
+      byProtocol = {};
+      byMethod.set(method, byProtocol);
+    }
+    let value = byProtocol[protocol];
+    if (value === undefined) {
+      value = make(method, protocol);
+      byProtocol[protocol] = value;
+    }
+    return value;
+  };
+}
 
 /** The wire protocol of a call, from its content type: grpc, grpc_web or connect. */
 export function protocolOf(header: Headers): Protocol {

@@ -1,10 +1,9 @@
 import { randomFillSync, randomUUID } from "node:crypto";
-import type { DescMethod } from "@bufbuild/protobuf";
 import { ConnectError, createContextKey, type HandlerContext, type Interceptor } from "@connectrpc/connect";
 import { trace } from "@opentelemetry/api";
 import type { Logger } from "../logger.ts";
-import { codeName, observeCalls, type Protocol, protocolOf } from "./call-end.ts";
-import { type CompletionLine, completionLine } from "./completion-line.ts";
+import { codeName, observeCalls, perMethodAndProtocol, protocolOf } from "./call-end.ts";
+import { completionLine } from "./completion-line.ts";
 
 /** The ids of the call in progress, and its child logger once someone asked for it. */
 interface CallLog {
@@ -47,24 +46,10 @@ export function requestLogInterceptor(logger: Logger): Interceptor {
   const completions = logger.child({}, { redact: [] });
   const freshTraceId = createTraceIds();
   // One child per method and protocol: pino serializes a child's bindings once, so each line
-  // serializes only what changes per call. Keyed by the method's descriptor, which is the
-  // same object on every call (no key string to build per call).
-  const linesFor = new Map<DescMethod, Partial<Record<Protocol, CompletionLine>>>();
-  const completionsOf = (method: DescMethod, protocol: Protocol): CompletionLine => {
-    let byProtocol = linesFor.get(method);
-    if (!byProtocol) {
-      byProtocol = {};
-      linesFor.set(method, byProtocol);
-    }
-    let child = byProtocol[protocol];
-    if (!child) {
-      child = completionLine(
-        completions.child({ method: `${method.parent.typeName}/${method.name}`, protocol }),
-      );
-      byProtocol[protocol] = child;
-    }
-    return child;
-  };
+  // serializes only what changes per call.
+  const completionsOf = perMethodAndProtocol((method, protocol) =>
+    completionLine(completions.child({ method: `${method.parent.typeName}/${method.name}`, protocol })),
+  );
   return (next) => {
     const observed = observeCalls((req) => {
       const started = performance.now();

@@ -18,6 +18,7 @@ import { createNotificationService } from "./services/notification-service.ts";
 import { createOrderService } from "./services/order-service.ts";
 import { createReflectionService } from "./services/reflection-service.ts";
 import { createUserService } from "./services/user-service.ts";
+import { createUserInserts } from "./stores/user-inserts.ts";
 
 /** Every service this server answers, each built from the context it needs. */
 export function routes(ctx: AppContext): (router: ConnectRouter) => void {
@@ -35,7 +36,15 @@ export function routes(ctx: AppContext): (router: ConnectRouter) => void {
     };
     router.service(
       UserService,
-      createUserService({ db: ctx.database.db, checkMessage: ctx.checkMessage, userCache: ctx.userCache }),
+      createUserService({
+        db: ctx.database.db,
+        checkMessage: ctx.checkMessage,
+        userCache: ctx.userCache,
+        // Half the pool at most for CreateUser's inserts; calls beyond that share statements.
+        insertUser: createUserInserts(ctx.database.db, {
+          maxInFlight: Math.max(1, Math.floor(ctx.database.poolSize / 2)),
+        }),
+      }),
     );
     router.service(
       AuthService,

@@ -111,6 +111,42 @@ for (const protocol of protocolNames) {
       );
     });
 
+    test("concurrent CreateUser calls share statements and are each answered on their own", async () => {
+      // 60 calls at once: more than the server's insert slots, so most go in multi-row
+      // statements (user-inserts.ts). Every fourth repeats an email: exactly one of each
+      // pair is created, the other is ALREADY_EXISTS with the message a lone call gets.
+      const client = users();
+      const emailOf = (i: number) => `many-${tag}-${i % 4 === 3 ? i - 1 : i}@example.com`;
+      const outcomes = await Promise.allSettled(
+        Array.from({ length: 60 }, (_, i) =>
+          client.createUser({ name: `Many ${i}`, email: emailOf(i), age: 20 + i }),
+        ),
+      );
+      const created = new Map<string, { name: string; age: number; id: string }>();
+      outcomes.forEach((outcome, i) => {
+        if (outcome.status === "fulfilled") {
+          const user = outcome.value.user;
+          assert.ok(user, `call ${i} created a user`);
+          assert.equal(user.email, emailOf(i));
+          assert.equal(user.name, `Many ${i}`, "each call gets its own row back");
+          assert.equal(user.age, 20 + i);
+          assert.equal(user.version, 1n);
+          assert.ok(!created.has(user.email), `${user.email} created once`);
+          created.set(user.email, { name: user.name, age: user.age, id: user.id });
+        } else {
+          const err = ConnectError.from(outcome.reason);
+          assert.equal(Code[err.code], "AlreadyExists", `call ${i}: ${err.message}`);
+          assert.equal(err.rawMessage, "a user with this email already exists");
+          assert.equal(i % 4 === 3 || i % 4 === 2, true, `call ${i} has a twin`);
+        }
+      });
+      assert.equal(created.size, 45, "one user per distinct email");
+      for (const { id, name, age } of created.values()) {
+        const { user } = await client.getUser({ id });
+        assert.deepEqual([user?.name, user?.age], [name, age], "the stored row is the answered one");
+      }
+    });
+
     test("ListUsers streams every match in keyset pages and resumes after a cursor", async () => {
       const prefix = `list-${tag}-`;
       const batch = await users().batchCreateUsers(

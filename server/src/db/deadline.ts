@@ -56,7 +56,8 @@ export async function inTransaction<T>(
   );
 }
 
-function throwIfEnded(call: CallDeadline): void {
+/** Throws the call's end (its ConnectError, else CANCELED) if it has ended. */
+export function throwIfEnded(call: CallDeadline): void {
   if (!call.signal.aborted) return;
   const reason: unknown = call.signal.reason;
   throw reason instanceof ConnectError ? reason : new ConnectError("the call has ended", Code.Canceled);

@@ -78,12 +78,19 @@ function isConnectionFailure(err: unknown): boolean {
   return false;
 }
 
+const emailTakenMessage = "a user with this email already exists";
+
+/** What a user created with a taken email gets, whether a unique violation said so or not. */
+export function emailTaken(): ConnectError {
+  return new ConnectError(emailTakenMessage, Code.AlreadyExists);
+}
+
 function uniqueViolationMessage(err: unknown): string {
   for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
     const constraint =
       (e as { constraint_name?: string; constraint?: string }).constraint_name ??
       (e as { constraint?: string }).constraint;
-    if (constraint === "users_email_key") return "a user with this email already exists";
+    if (constraint === "users_email_key") return emailTakenMessage;
   }
   return "the record already exists";
 }

@@ -28,6 +28,7 @@ import { toConnectError } from "../db/errors.ts";
 import type { UserRow } from "../db/schema.ts";
 import { responseBatcher } from "../response-batch.ts";
 import { type ImportOutcome, startUserImport } from "../stores/user-import.ts";
+import type { InsertUser } from "../stores/user-inserts.ts";
 import * as store from "../stores/user-store.ts";
 import type { UserCache } from "../user-cache.ts";
 import type { CheckMessage } from "../validation.ts";
@@ -39,6 +40,8 @@ export interface UserServiceDeps {
   checkMessage: CheckMessage;
   /** GetUser reads through it; updates and deletes refresh it before they answer. */
   userCache: UserCache;
+  /** CreateUser's writes (user-inserts.ts: concurrent calls may share a statement). */
+  insertUser: InsertUser;
 }
 
 /** Users per database write while a BatchCreateUsers stream is read. */
@@ -55,7 +58,7 @@ const defaultPageSize = 500;
  * per item, for the streams, so that one bad item never ends a stream.
  */
 export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof UserService> {
-  const { db, checkMessage, userCache } = deps;
+  const { db, checkMessage, userCache, insertUser } = deps;
   const listBatch = responseBatcher(ListUsersResponseSchema, { shared: false });
   const getUserResponse = createGetUserResponses();
 
@@ -64,14 +67,9 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
     if (!isAdmin(principalOf(ctx)))
       throw new ConnectError("creating users is for admins", Code.PermissionDenied);
     const passwordHash = req.password ? await hashPassword(req.password) : undefined;
-    const row = await withDeadline(db, ctx, (tx) =>
-      store.createUser(tx, {
-        name: req.name,
-        email: req.email,
-        age: req.age,
-        role: roleFromMessage(req.role),
-        passwordHash,
-      }),
+    const row = await insertUser(
+      { name: req.name, email: req.email, age: req.age, role: roleFromMessage(req.role), passwordHash },
+      ctx,
     );
     return userToMessage(row);
   }

@@ -20,6 +20,37 @@ test("createUser lower-cases the email and starts at version 1", async () => {
   assert.deepEqual(await store.getUser(database.db, row.id), row);
 });
 
+test("insertUsers creates what createUser would, skipping taken emails, in one statement", async () => {
+  const alone = await store.createUser(database.db, { name: "Solo", email: "solo@example.com", age: 30 });
+  const rows = await store.insertUsers(database.db, [
+    { name: "One", email: "One@Batch.example", age: 1 },
+    { name: "Taken", email: "SOLO@example.com", age: 2 },
+    { name: "Admin", email: "admin@batch.example", age: 3, role: "admin", passwordHash: "hash" },
+    { name: "Twin", email: "one@batch.example", age: 4 },
+  ]);
+  assert.deepEqual(
+    rows.map((r) => r?.name),
+    ["One", undefined, "Admin", undefined],
+    "a taken email, in the table or earlier in the batch, creates nothing",
+  );
+  const [one, , admin] = rows;
+  assert.ok(one && admin);
+  assert.equal(one.email, "one@batch.example");
+  assert.equal(one.role, "user");
+  assert.equal(admin.role, "admin");
+  assert.equal(await store.getPasswordHash(database.db, admin.id), "hash");
+  assert.equal(await store.getPasswordHash(database.db, one.id), null);
+  // The columns a batch does not give take the defaults a single INSERT gets.
+  const shape = (r: typeof alone) => ({
+    version: r.version,
+    sameTimes: r.createTime.getTime() === r.updateTime.getTime(),
+  });
+  assert.deepEqual(shape(one), shape(alone));
+  assert.ok(Math.abs(one.createTime.getTime() - Date.now()) < 60_000);
+  assert.deepEqual(await store.getUser(database.db, one.id), one);
+  assert.ok(one.id > alone.id, "ids still follow creation order");
+});
+
 test("updateUser bumps the version and tells stale from missing", async () => {
   const row = await store.createUser(database.db, { name: "Alan", email: "alan@example.com", age: 41 });
   const first = await store.updateUser(database.db, row.id, { age: 42 }, 1);

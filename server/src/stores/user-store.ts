@@ -71,6 +71,58 @@ function prepareInsertUser(db: Db) {
 type InsertUserStatement = ReturnType<typeof prepareInsertUser>;
 const insertUserStatements = new WeakMap<Db, InsertUserStatement>();
 
+/**
+ * Creates several users in one statement: one round trip and one commit for all of them
+ * (CreateUser calls that arrive together, user-inserts.ts). A user whose email is taken, in
+ * the table or by an earlier user of the batch, is not created: undefined in their place.
+ * Any other failure fails the whole statement, and nothing of it stays.
+ */
+export async function insertUsers(db: Db, input: readonly NewUser[]): Promise<(UserRow | undefined)[]> {
+  const ids = input.map(() => uuidv7());
+  const created = await insertUsersStatement(db).execute({
+    ids,
+    names: input.map((u) => u.name),
+    emails: input.map((u) => normalizeEmail(u.email)),
+    ages: input.map((u) => u.age),
+    roles: input.map((u) => u.role ?? "user"),
+    passwordHashes: input.map((u) => u.passwordHash ?? null),
+  });
+  const byId = new Map(created.map((row) => [row.id, row]));
+  return ids.map((id) => byId.get(id));
+}
+
+function insertUsersStatement(db: Db): InsertUsersStatement {
+  let statement = insertUsersStatements.get(db);
+  if (!statement) {
+    statement = prepareInsertUsers(db);
+    insertUsersStatements.set(db, statement);
+  }
+  return statement;
+}
+
+/**
+ * One array parameter per column, so one statement text (prepared once) for any batch size.
+ * Drizzle inserts a SELECT into every column in table order: the ones not given take the
+ * same values as their defaults in schema.ts (a test holds the rows to CreateUser's own).
+ */
+function prepareInsertUsers(db: Db) {
+  return db
+    .insert(users)
+    .select(sql`
+      select u.id, u.name, u.email, u.age, now(), now(), 1, u.role, u.password_hash
+      from unnest(
+        ${sql.placeholder("ids")}::uuid[], ${sql.placeholder("names")}::text[],
+        ${sql.placeholder("emails")}::text[], ${sql.placeholder("ages")}::int[],
+        ${sql.placeholder("roles")}::text[], ${sql.placeholder("passwordHashes")}::text[]
+      ) as u(id, name, email, age, role, password_hash)`)
+    .onConflictDoNothing({ target: users.email })
+    .returning(userColumns)
+    .prepare("insert_users");
+}
+
+type InsertUsersStatement = ReturnType<typeof prepareInsertUsers>;
+const insertUsersStatements = new WeakMap<Db, InsertUsersStatement>();
+
 export async function getUser(db: Db, id: string): Promise<UserRow | undefined> {
   const [row] = await db.select(userColumns).from(users).where(eq(users.id, id));
   return row;

@@ -1,0 +1,133 @@
+import { type CallDeadline, throwIfEnded } from "./deadline.ts";
+
+/** Runs one batch of items as one piece of database work: one outcome per item, in order. */
+export type BatchRunner<I, O> = (
+  items: readonly I[],
+  call: CallDeadline,
+) => Promise<PromiseSettledResult<O>[]>;
+
+export interface CoalesceOptions<I, O> {
+  /** Batches running at once; calls that arrive while all run wait and go together. */
+  maxInFlight: number;
+  /** Items per batch at most. */
+  maxBatch: number;
+  run: BatchRunner<I, O>;
+}
+
+interface Pending<I, O> {
+  item: I;
+  call: CallDeadline;
+  resolve: (value: O) => void;
+  reject: (reason: unknown) => void;
+}
+
+/**
+ * Write coalescing ("smart batching"): single-item writes from concurrent calls share a
+ * statement when the database is busy, and go alone, at once, when it is not.
+ *
+ * At most `maxInFlight` batches run at a time. An item that finds a free slot starts within
+ * the same tick (with any item submitted in that tick); items that arrive while every slot is
+ * busy queue, and the next slot to free takes all of them (up to `maxBatch`) as one batch. So
+ * an idle server adds no wait to a call, and a busy one pays one round trip, one statement and
+ * one commit for many rows instead of one each: under 64 concurrent CreateUser calls the
+ * database's per-statement cost, not the rows, was the bound (see the README's Performance).
+ *
+ * Each item keeps its own outcome (one failing row does not fail the others: the runner
+ * decides how). An item whose call ended while it queued is answered with that end and never
+ * reaches the database. A batch runs under the latest of its callers' deadlines, or none if
+ * one of them has none: a caller whose deadline passes gets DEADLINE_EXCEEDED from the RPC
+ * layer on time, while the database work of the others goes on.
+ */
+export function createCoalescer<I, O>(
+  options: CoalesceOptions<I, O>,
+): (item: I, call: CallDeadline) => Promise<O> {
+  const { maxInFlight, maxBatch, run } = options;
+  if (!(maxInFlight >= 1) || !(maxBatch >= 1)) throw new Error("maxInFlight and maxBatch must be at least 1");
+  let queue: Pending<I, O>[] = [];
+  let inFlight = 0;
+  let flushScheduled = false;
+
+  const flush = () => {
+    flushScheduled = false;
+    while (inFlight < maxInFlight && queue.length > 0) {
+      const batch: Pending<I, O>[] = [];
+      let taken = 0;
+      while (taken < queue.length && batch.length < maxBatch) {
+        const next = queue[taken++] as Pending<I, O>;
+        try {
+          throwIfEnded(next.call);
+          batch.push(next);
+        } catch (ended) {
+          next.reject(ended);
+        }
+      }
+      queue = taken === queue.length ? [] : queue.slice(taken);
+      if (batch.length > 0) start(batch);
+    }
+  };
+
+  const start = (batch: Pending<I, O>[]) => {
+    inFlight++;
+    let outcomes: Promise<PromiseSettledResult<O>[]>;
+    try {
+      outcomes = run(
+        batch.map((p) => p.item),
+        latestDeadline(batch.map((p) => p.call)),
+      );
+    } catch (err) {
+      outcomes = Promise.reject(err);
+    }
+    outcomes
+      .then(
+        (results) => {
+          batch.forEach((p, i) => {
+            const result = results[i];
+            if (!result)
+              p.reject(new Error(`the batch runner answered ${results.length} of ${batch.length} items`));
+            else if (result.status === "fulfilled") p.resolve(result.value);
+            else p.reject(result.reason);
+          });
+        },
+        (err: unknown) => {
+          for (const p of batch) p.reject(err);
+        },
+      )
+      .finally(() => {
+        inFlight--;
+        flush();
+      });
+  };
+
+  return (item, call) =>
+    new Promise<O>((resolve, reject) => {
+      throwIfEnded(call);
+      queue.push({ item, call, resolve, reject });
+      if (inFlight < maxInFlight && !flushScheduled) {
+        flushScheduled = true;
+        queueMicrotask(flush);
+      }
+    });
+}
+
+const neverEnds = new AbortController().signal;
+
+/**
+ * The deadline a batch runs under: the latest of its callers', or none if any has none. Read
+ * when the batch's work asks (withDeadline reads it once it holds a connection). The batch as
+ * a whole never ends early: the callers that are still waiting want it done.
+ */
+export function latestDeadline(calls: readonly CallDeadline[]): CallDeadline {
+  if (calls.length === 1 && calls[0]) return calls[0];
+  return {
+    signal: neverEnds,
+    timeoutMs() {
+      let latest = 0;
+      for (const call of calls) {
+        const left = call.timeoutMs();
+        if (left === undefined) return undefined;
+        if (left > latest) latest = left;
+      }
+      return latest;
+    },
+  };
+}

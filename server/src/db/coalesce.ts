@@ -36,7 +36,8 @@ interface Pending<I, O> {
  * decides how). An item whose call ended while it queued is answered with that end and never
  * reaches the database. A batch runs under the latest of its callers' deadlines, or none if
  * one of them has none: a caller whose deadline passes gets DEADLINE_EXCEEDED from the RPC
- * layer on time, while the database work of the others goes on.
+ * layer on time, while the database work of the others goes on. A batch's database spans
+ * belong to the trace of the call that started it.
  */
 export function createCoalescer<I, O>(
   options: CoalesceOptions<I, O>,

@@ -80,7 +80,11 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
   const unaryRoutes = new Map<string, UnaryRoute>();
   const rpc = connectNodeAdapter({
     // The implementations are registered once; the fast path learns its unary ones here.
-    routes: (router) => register(recordUnaryRoutes(router, unaryRoutes)),
+    routes: (router) => {
+      register(recordUnaryRoutes(router, unaryRoutes));
+      // Every request type's validation rules compiled before the first call needs them.
+      ctx.checkMessage.warm(router.handlers.map((handler) => handler.method.input));
+    },
     interceptors,
     readMaxBytes: config.maxMessageBytes,
     writeMaxBytes: config.maxMessageBytes,

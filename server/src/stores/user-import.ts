@@ -3,7 +3,7 @@ import { copyField, copyIn, postgresClientOf } from "../db/copy-in.ts";
 import type { Db } from "../db/database.ts";
 import { sqlState } from "../db/errors.ts";
 import { type UserRow, userColumns, users } from "../db/schema.ts";
-import { type NewUser, normalizeEmail } from "./user-store.ts";
+import { inEmailOrder, type NewUser, normalizeEmail } from "./user-store.ts";
 import { uuidv7 } from "./uuid-v7.ts";
 
 /** What writing one batch of an import did. */
@@ -76,7 +76,8 @@ async function copyBatch(
   rowsWanted: number,
 ): Promise<ImportOutcome | undefined> {
   let lines = "";
-  for (const u of batch) lines += `${u.id}\t${copyField(u.name)}\t${copyField(u.email)}\t${u.age}\n`;
+  for (const u of inEmailOrder(batch))
+    lines += `${u.id}\t${copyField(u.name)}\t${copyField(u.email)}\t${u.age}\n`;
   try {
     return await db.transaction(async (tx) => {
       const client = postgresClientOf(tx);
@@ -101,11 +102,12 @@ async function insertSkippingDuplicates(
 ): Promise<ImportOutcome> {
   // One array per column: four parameters however long the batch (a VALUES list would take
   // four per row, and Drizzle's builder costs more per row than the database does).
+  const ordered = inEmailOrder(batch);
   const result = await db.execute<{ id: string }>(sql`
     insert into ${users} (id, name, email, age)
     select * from unnest(
-      ${sql.param(batch.map((u) => u.id))}::uuid[], ${sql.param(batch.map((u) => u.name))}::text[],
-      ${sql.param(batch.map((u) => u.email))}::text[], ${sql.param(batch.map((u) => u.age))}::int[])
+      ${sql.param(ordered.map((u) => u.id))}::uuid[], ${sql.param(ordered.map((u) => u.name))}::text[],
+      ${sql.param(ordered.map((u) => u.email))}::text[], ${sql.param(ordered.map((u) => u.age))}::int[])
     on conflict (email) do nothing
     returning id`);
   const created = new Set(rowsOf<{ id: string }>(result).map((r) => r.id));

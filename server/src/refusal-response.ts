@@ -27,6 +27,25 @@ export interface Refusals {
    * left to connect-node as usual.
    */
   answer(req: NodeRequest, res: NodeResponse, path: string, error: ConnectError): boolean;
+  /**
+   * The same for a bare HTTP/2 stream, as it arrives: no request and response objects are made
+   * for it, and it never waits in the dispatcher's queue (so a flood of refused streams is not
+   * a heap of live objects every garbage collection has to walk).
+   */
+  answerStream(
+    stream: http2.ServerHttp2Stream,
+    headers: http2.IncomingHttpHeaders,
+    path: string,
+    error: ConnectError,
+  ): boolean;
+}
+
+/** A refusal as it goes on the wire: the same for every stream of one content type and error. */
+interface Refusal {
+  protocol: "grpc" | "grpc_web" | "connect";
+  headers: Record<string, string>;
+  /** The one envelope of gRPC-Web and Connect; gRPC's is trailers-only (no body). */
+  body: Uint8Array | undefined;
 }
 
 const endStream = createEndStreamSerialization({});
@@ -41,81 +60,111 @@ const endStream = createEndStreamSerialization({});
  * of refusals must not become a flood of log lines).
  */
 export function createRefusals(metrics: Pick<Metrics, "rpc">): Refusals {
+  const count = (path: string, refusal: Refusal, error: ConnectError) => {
+    const slash = path.lastIndexOf("/");
+    metrics.rpc
+      .series({
+        service: path.slice(1, slash),
+        method: path.slice(slash + 1),
+        protocol: refusal.protocol,
+        code: codeName(error),
+      })
+      .count();
+  };
+  // Refusals are the same bytes each time for one error and content type: made once. Few
+  // content types are valid, but the header is the client's, so the memo is bounded.
+  const made = new WeakMap<ConnectError, Map<string, Refusal | undefined>>();
+  const refusalFor = (contentType: string, h2: boolean, error: ConnectError) => {
+    let byType = made.get(error);
+    if (!byType) {
+      byType = new Map();
+      made.set(error, byType);
+    }
+    const key = h2 ? contentType : `h1 ${contentType}`;
+    if (byType.has(key)) return byType.get(key);
+    const refusal = refusalOf(contentType, h2, error);
+    if (byType.size < 32) byType.set(key, refusal);
+    return refusal;
+  };
   return {
     answer(req, res, path, error) {
-      const protocol = write(req, res, error);
-      if (!protocol) return false;
-      const slash = path.lastIndexOf("/");
-      metrics.rpc
-        .series({
-          service: path.slice(1, slash),
-          method: path.slice(slash + 1),
-          protocol,
-          code: codeName(error),
-        })
-        .count();
+      if (req.method !== "POST") return false;
+      const refusal = refusalFor(req.headers["content-type"] ?? "", "stream" in req, error);
+      if (!refusal) return false;
+      res.writeHead(200, refusal.headers);
+      if (refusal.body) res.end(refusal.body);
+      else res.end();
+      // Whatever the client still sends is read away: an HTTP/2 stream whose request side is
+      // never read is never destroyed, and node:http2 counts it against the connection's stream
+      // limit until it ends the whole session (maxSessionRejectedStreams); an HTTP/1.1 body
+      // left unread would stop the connection from parsing its next request.
+      req.resume();
+      count(path, refusal, error);
+      return true;
+    },
+    answerStream(stream, headers, path, error) {
+      if (headers[":method"] !== "POST") return false;
+      const refusal = refusalFor(headers["content-type"] ?? "", true, error);
+      if (!refusal) return false;
+      // A client may reset the stream with an error code before it is answered: node emits
+      // that as an 'error', which must not go unheard.
+      stream.on("error", ignore);
+      if (!stream.destroyed && !stream.closed) {
+        if (refusal.body) {
+          stream.respond({ ":status": 200, ...refusal.headers });
+          stream.end(refusal.body);
+        } else {
+          stream.respond({ ":status": 200, ...refusal.headers }, { endStream: true });
+        }
+      }
+      stream.resume();
+      count(path, refusal, error);
       return true;
     },
   };
 }
 
-/** Writes the refusal; the protocol's metrics label, or undefined when it did not (unary Connect, GET, gRPC-Web text, …). */
-function write(
-  req: NodeRequest,
-  res: NodeResponse,
-  error: ConnectError,
-): "grpc" | "grpc_web" | "connect" | undefined {
-  if (req.method !== "POST") return undefined;
-  const contentType = req.headers["content-type"] ?? "";
+const ignore = () => {};
+
+/** The refusal for a request of `contentType`; undefined when this does not answer it (unary Connect, gRPC-Web text, gRPC over HTTP/1.1, …). */
+function refusalOf(contentType: string, h2: boolean, error: ConnectError): Refusal | undefined {
   const trailer = new Headers();
   if (contentType.startsWith("application/grpc-web")) {
     const type = grpcWebContentType(contentType);
     if (!type || type.text) return undefined;
     setTrailerStatus(trailer, error);
     const body = encodeEnvelope(trailerFlag, trailerSerialize(trailer));
-    sendEnvelope(req, res, type.binary ? "application/grpc-web+proto" : "application/grpc-web+json", body);
-    return "grpc_web";
+    return enveloped(
+      "grpc_web",
+      type.binary ? "application/grpc-web+proto" : "application/grpc-web+json",
+      body,
+    );
   }
   if (contentType.startsWith("application/grpc")) {
     const type = grpcContentType(contentType);
     // gRPC rides HTTP/2 only; anything else is connect-node's to refuse.
-    if (!type || !("stream" in req)) return undefined;
+    if (!type || !h2) return undefined;
     // Trailers-only: the status goes in the one HEADERS frame, which also ends the stream.
     setTrailerStatus(trailer, error);
-    const headers: http2.OutgoingHttpHeaders = {
+    const headers: Record<string, string> = {
       "content-type": type.binary ? "application/grpc+proto" : "application/grpc+json",
     };
     trailer.forEach((value, name) => {
       headers[name] = value;
     });
-    send(req, res, 200, headers, undefined);
-    return "grpc";
+    return { protocol: "grpc", headers, body: undefined };
   }
   const type = connectContentType(contentType);
   if (!type?.stream) return undefined;
   const body = encodeEnvelope(endStreamFlag, endStream.serialize({ metadata: error.metadata, error }));
-  sendEnvelope(req, res, type.binary ? "application/connect+proto" : "application/connect+json", body);
-  return "connect";
+  return enveloped("connect", type.binary ? "application/connect+proto" : "application/connect+json", body);
 }
 
 /** A 200 whose body is the one envelope carrying the refusal (gRPC-Web and Connect streams). */
-function sendEnvelope(req: NodeRequest, res: NodeResponse, contentType: string, body: Uint8Array): void {
-  send(req, res, 200, { "content-type": contentType, "content-length": String(body.byteLength) }, body);
-}
-
-function send(
-  req: NodeRequest,
-  res: NodeResponse,
-  status: number,
-  headers: http2.OutgoingHttpHeaders,
-  body: Uint8Array | undefined,
-): void {
-  res.writeHead(status, headers as Record<string, string>);
-  if (body) res.end(body);
-  else res.end();
-  // Whatever the client still sends is read away: an HTTP/2 stream whose request side is never
-  // read is never destroyed, and node:http2 counts it against the connection's stream limit
-  // until it ends the whole session (maxSessionRejectedStreams); an HTTP/1.1 body left unread
-  // would stop the connection from parsing its next request.
-  req.resume();
+function enveloped(protocol: Refusal["protocol"], contentType: string, body: Uint8Array): Refusal {
+  return {
+    protocol,
+    headers: { "content-type": contentType, "content-length": String(body.byteLength) },
+    body,
+  };
 }

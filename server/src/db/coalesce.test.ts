@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { AsyncLocalStorage } from "node:async_hooks";
 import { test } from "node:test";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { createCoalescer, latestDeadline } from "./coalesce.ts";
@@ -84,7 +85,43 @@ test("each item gets its own outcome; a runner that throws fails its whole batch
   );
   await assert.rejects(submit(99, call()), /statement failed/);
   assert.equal(await submit(6, call()), 60, "the coalescer goes on after a failed batch");
-  assert.ok(calls >= 3);
+  assert.equal(calls, 3, "the three submitted together went as one batch");
+});
+
+test("a runner that answers nonsense fails its batch's callers, and nothing else", async () => {
+  const submit = createCoalescer<number, number>({
+    maxInFlight: 1,
+    maxBatch: 10,
+    run: async () => "not a list" as unknown as PromiseSettledResult<number>[],
+  });
+  const settled = await Promise.allSettled([submit(1, call()), submit(2, call())]);
+  assert.deepEqual(
+    settled.map((s) => s.status),
+    ["rejected", "rejected"],
+  );
+});
+
+test("a batch runs in its first caller's async context, not in the one that freed its slot", async () => {
+  const trace = new AsyncLocalStorage<string>();
+  const seen: (string | undefined)[] = [];
+  const runner = manualRunner();
+  const submit = createCoalescer<number, string>({
+    maxInFlight: 1,
+    maxBatch: 10,
+    run: (items, batchCall) => {
+      seen.push(trace.getStore());
+      return runner.run(items, batchCall);
+    },
+  });
+  const a = trace.run("A", () => submit(1, call()));
+  await ticks();
+  const b = trace.run("B", () => submit(2, call()));
+  const c = trace.run("C", () => submit(3, call()));
+  runner.answer(0);
+  await ticks();
+  runner.answer(1);
+  await Promise.all([a, b, c]);
+  assert.deepEqual(seen, ["A", "B"]);
 });
 
 test("a call that ended while it waited never reaches the runner and gets its end", async () => {

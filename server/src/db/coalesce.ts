@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from "node:async_hooks";
 import { type CallDeadline, throwIfEnded } from "./deadline.ts";
 
 /** Runs one batch of items as one piece of database work: one outcome per item, in order. */
@@ -19,6 +20,8 @@ interface Pending<I, O> {
   call: CallDeadline;
   resolve: (value: O) => void;
   reject: (reason: unknown) => void;
+  /** Runs a function in the async context the item was submitted in (its call's trace). */
+  context: <R>(fn: () => R) => R;
 }
 
 /**
@@ -36,8 +39,9 @@ interface Pending<I, O> {
  * decides how). An item whose call ended while it queued is answered with that end and never
  * reaches the database. A batch runs under the latest of its callers' deadlines, or none if
  * one of them has none: a caller whose deadline passes gets DEADLINE_EXCEEDED from the RPC
- * layer on time, while the database work of the others goes on. A batch's database spans
- * belong to the trace of the call that started it.
+ * layer on time, while the database work of the others goes on (so, as with any deadline, its
+ * user may still be created after that answer). A batch runs in the async context of its first
+ * caller: its database spans belong to that call's trace.
  */
 export function createCoalescer<I, O>(
   options: CoalesceOptions<I, O>,
@@ -69,40 +73,41 @@ export function createCoalescer<I, O>(
 
   const start = (batch: Pending<I, O>[]) => {
     inFlight++;
-    let outcomes: Promise<PromiseSettledResult<O>[]>;
-    try {
-      outcomes = run(
-        batch.map((p) => p.item),
-        latestDeadline(batch.map((p) => p.call)),
-      );
-    } catch (err) {
-      outcomes = Promise.reject(err);
-    }
-    outcomes
-      .then(
-        (results) => {
-          batch.forEach((p, i) => {
-            const result = results[i];
-            if (!result)
-              p.reject(new Error(`the batch runner answered ${results.length} of ${batch.length} items`));
-            else if (result.status === "fulfilled") p.resolve(result.value);
-            else p.reject(result.reason);
-          });
-        },
-        (err: unknown) => {
-          for (const p of batch) p.reject(err);
-        },
-      )
+    const first = batch[0] as Pending<I, O>;
+    // In the first caller's async context, not that of whichever batch freed the slot: its
+    // trace gets the batch's database spans.
+    first
+      .context(() => settle(batch))
       .finally(() => {
         inFlight--;
         flush();
       });
   };
 
+  /** Runs a batch and answers each of its callers; never rejects. */
+  const settle = async (batch: Pending<I, O>[]) => {
+    let results: PromiseSettledResult<O>[];
+    try {
+      results = await run(
+        batch.map((p) => p.item),
+        latestDeadline(batch.map((p) => p.call)),
+      );
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const result = Array.isArray(results) ? results[i] : undefined;
+      if (!result) p.reject(new Error(`the batch runner gave no outcome for item ${i} of ${batch.length}`));
+      else if (result.status === "fulfilled") p.resolve(result.value);
+      else p.reject(result.reason);
+    });
+  };
+
   return (item, call) =>
     new Promise<O>((resolve, reject) => {
       throwIfEnded(call);
-      queue.push({ item, call, resolve, reject });
+      queue.push({ item, call, resolve, reject, context: AsyncLocalStorage.snapshot() });
       if (inFlight < maxInFlight && !flushScheduled) {
         flushScheduled = true;
         queueMicrotask(flush);

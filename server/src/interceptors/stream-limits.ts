@@ -1,6 +1,8 @@
+import type * as http2 from "node:http2";
 import { Code, ConnectError, type ContextValues, type Interceptor } from "@connectrpc/connect";
 import { isAdmin, principalKey } from "../auth/principal.ts";
-import { callContextValues, requestOrigin } from "../call-control.ts";
+import { type CallOrigin, callContextValues, requestOrigin } from "../call-control.ts";
+import { streamExchange } from "../fast-unary/exchange.ts";
 import type { HttpHandler } from "../http-handler.ts";
 import type { Refusals } from "../refusal-response.ts";
 import { observeCalls } from "./call-end.ts";
@@ -25,6 +27,8 @@ export interface StreamLimiter {
    * refuses what gets past this (a user over their own cap, streams racing to the last slot).
    */
   refuseEarly(req: NodeRequest, res: NodeResponse): boolean;
+  /** The same for a bare HTTP/2 stream as it arrives, before any request object is made of it. */
+  refuseEarlyStream(stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders): boolean;
 }
 
 /**
@@ -74,18 +78,30 @@ export function createStreamLimiter(limits: StreamLimits & { refusals?: Refusals
     const streams = observed(next);
     return (req) => (req.method.methodKind === "unary" ? next(req) : streams(req));
   };
+  // One error for every early refusal (it is never thrown through the interceptors, whose
+  // calls may add to an error's metadata): its answer's bytes are made once (refusal-response.ts).
+  const addressCap = overCap("this address", limits.perAddress);
+  /** The streaming path of a request from an address at its cap, else undefined. */
+  const capped = (url: string | undefined, origin: () => CallOrigin): string | undefined => {
+    if (!limits.refusals || limits.perAddress <= 0 || byAddress.size === 0) return undefined;
+    const raw = url ?? "";
+    const query = raw.indexOf("?");
+    const path = query < 0 ? raw : raw.slice(0, query);
+    if (!streamingPaths.has(path)) return undefined;
+    const address = limits.addressOf(callContextValues(origin()));
+    return (byAddress.get(address) ?? 0) < limits.perAddress ? undefined : path;
+  };
   return {
     interceptor,
     refuseEarly(req, res) {
-      const { refusals } = limits;
-      if (!refusals || limits.perAddress <= 0 || byAddress.size === 0) return false;
-      const url = req.url ?? "";
-      const query = url.indexOf("?");
-      const path = query < 0 ? url : url.slice(0, query);
-      if (!streamingPaths.has(path)) return false;
-      const address = limits.addressOf(callContextValues(requestOrigin(req)));
-      if ((byAddress.get(address) ?? 0) < limits.perAddress) return false;
-      return refusals.answer(req, res, path, overCap("this address", limits.perAddress));
+      const path = capped(req.url, () => requestOrigin(req));
+      return path !== undefined && (limits.refusals?.answer(req, res, path, addressCap) ?? false);
+    },
+    refuseEarlyStream(stream, headers) {
+      const path = capped(headers[":path"], () => streamExchange(stream, headers));
+      return (
+        path !== undefined && (limits.refusals?.answerStream(stream, headers, path, addressCap) ?? false)
+      );
     },
   };
 }

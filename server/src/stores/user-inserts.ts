@@ -13,6 +13,8 @@ export interface UserInsertsOptions {
   maxInFlight: number;
   /** Users per statement at most. */
   maxBatch?: number;
+  /** The two statements (default: user-store.ts's); tests pass wrapped ones to watch them. */
+  statements?: { createUser: typeof createUser; insertUsers: typeof insertUsers };
 }
 
 /**
@@ -24,8 +26,9 @@ export interface UserInsertsOptions {
  * with the error it would have had alone.
  */
 export function createUserInserts(db: Db, options: UserInsertsOptions): InsertUser {
+  const statements = options.statements ?? { createUser, insertUsers };
   const insertOne = (input: NewUser, call: CallDeadline) =>
-    withDeadline(db, call, (tx) => createUser(tx, input));
+    withDeadline(db, call, (tx) => statements.createUser(tx, input));
   return createCoalescer<NewUser, UserRow>({
     maxInFlight: options.maxInFlight,
     maxBatch: options.maxBatch ?? 256,
@@ -33,7 +36,7 @@ export function createUserInserts(db: Db, options: UserInsertsOptions): InsertUs
       if (items.length === 1) return [await settle(insertOne(items[0] as NewUser, call))];
       let rows: (UserRow | undefined)[];
       try {
-        rows = await withDeadline(db, call, (tx) => insertUsers(tx, items));
+        rows = await withDeadline(db, call, (tx) => statements.insertUsers(tx, items));
       } catch (err) {
         // A data exception or constraint (SQLSTATE class 22, 23) names no row: find it. Any
         // other failure (the database down, the deadline) is every row's.

@@ -96,3 +96,41 @@ test("bare HTTP/2 streams (the unary fast path) queue by their session, and a re
   await checkPhase();
   assert.deepEqual(started, ["first", "other", "second"]);
 });
+
+test("heavy calls (streams) start at most their share a turn; light calls beside them do not wait", async () => {
+  const dispatch = createFairDispatch(128, 64, 4);
+  const started: string[] = [];
+  const streams = on({});
+  const unary = on({});
+  for (let i = 0; i < 10; i++) dispatch(streams, () => started.push(`stream ${i}`), true);
+  for (let i = 0; i < 10; i++) dispatch(unary, () => started.push(`unary ${i}`));
+  await checkPhase();
+  assert.equal(started.filter((s) => s.startsWith("stream")).length, 4, "four streams in the first turn");
+  assert.equal(started.filter((s) => s.startsWith("unary")).length, 10, "every unary call in the same turn");
+  while (started.length < 20) await checkPhase();
+  assert.deepEqual(
+    started.filter((s) => s.startsWith("stream")),
+    Array.from({ length: 10 }, (_, i) => `stream ${i}`),
+    "the streams keep their order",
+  );
+  // A connection's light call behind its own waiting heavy one waits with it (order kept).
+  const mixed = on({});
+  const order: string[] = [];
+  for (let i = 0; i < 6; i++) dispatch(mixed, () => order.push(`stream ${i}`), true);
+  dispatch(mixed, () => order.push("unary after"));
+  while (order.length < 7) await checkPhase();
+  assert.equal(order.at(-1), "unary after");
+});
+
+test("a heavy call whose client is gone is dropped even past the heavy share", async () => {
+  const dispatch = createFairDispatch(128, 64, 1);
+  const started: string[] = [];
+  const session = {};
+  dispatch(onStream(session, { destroyed: false, closed: false }), () => started.push("first"), true);
+  dispatch(onStream(session, { destroyed: true, closed: true }), () => started.push("reset"), true);
+  dispatch(onStream(session, { destroyed: false, closed: false }), () => started.push("second"), true);
+  await checkPhase();
+  assert.deepEqual(started, ["first"]);
+  await checkPhase();
+  assert.deepEqual(started, ["first", "second"], "the reset one never started, nor held the queue");
+});

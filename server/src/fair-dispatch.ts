@@ -8,6 +8,8 @@ export type Arrival = NodeRequest | ServerHttp2Stream;
 interface Waiting {
   arrival: Arrival;
   start: () => void;
+  /** A stream: its start costs connect-node several times a unary call's (see below). */
+  heavy: boolean;
 }
 
 /**
@@ -22,11 +24,15 @@ interface Waiting {
  * run interleaved, and each finishes about when the turn's last does). Waiting until the reads are done also lets a stream that its client opened and reset
  * in the same write (rapid reset, CVE-2023-44487) be seen as gone and dropped before any
  * work is spent on it; a request whose client left while it waited is dropped the same way.
+ * Heavy calls (streams: building one in connect-node costs about 0.3 ms, several unary calls'
+ * worth) start at most `heavyPerTurn` a turn, so a burst of new streams cannot make one turn
+ * tens of milliseconds long for the unary calls started beside them.
  */
 export function createFairDispatch(
   perTurn: number,
   perConnection = Math.max(1, Math.ceil(perTurn / 8)),
-): (arrival: Arrival, start: () => void) => void {
+  heavyPerTurn = Math.max(1, Math.ceil(perTurn / 8)),
+): (arrival: Arrival, start: () => void, heavy?: boolean) => void {
   const queues = new Map<object, Waiting[]>();
   let turnScheduled = false;
 
@@ -42,6 +48,7 @@ export function createFairDispatch(
   function turn(): void {
     turnScheduled = false;
     let started = 0;
+    let heavyStarted = 0;
     const startedBy = new Map<object, number>();
     let more = queues.size > 0;
     while (started < perTurn && more) {
@@ -49,11 +56,16 @@ export function createFairDispatch(
       for (const [connection, queue] of queues) {
         const mine = startedBy.get(connection) ?? 0;
         if (mine >= perConnection) continue;
+        const next = queue[0];
+        const isGone = next === undefined || gone(next.arrival);
+        // A heavy call past this turn's share waits, and its connection's later calls behind it.
+        if (!isGone && next.heavy && heavyStarted >= heavyPerTurn) continue;
         more = true;
-        const next = queue.shift();
+        queue.shift();
         if (queue.length === 0) queues.delete(connection);
-        if (next && !gone(next.arrival)) {
+        if (!isGone) {
           started++;
+          if (next.heavy) heavyStarted++;
           startedBy.set(connection, mine + 1);
           next.start();
         }
@@ -63,14 +75,14 @@ export function createFairDispatch(
     if (queues.size > 0) nextTurn();
   }
 
-  return (arrival, start) => {
+  return (arrival, start, heavy = false) => {
     const connection = connectionOf(arrival);
     let queue = queues.get(connection);
     if (!queue) {
       queue = [];
       queues.set(connection, queue);
     }
-    queue.push({ arrival, start });
+    queue.push({ arrival, start, heavy });
     nextTurn();
   };
 }

@@ -155,36 +155,42 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     }
     if (staticFiles?.(req, res)) return;
     if (corsFor(req, res)) return;
-    // Calls start fairly across connections (fair-dispatch.ts); probes and files above do not wait.
-    dispatch(req, () => {
-      if (req.destroyed) return; // the client gave up while the call waited its turn
-      if (fastUnary?.request(req, res)) return;
-      stalls?.watch(req, res);
-      if (!("stream" in req)) {
-        // HTTP/1.1: a body the handler stopped reading (a message over MAX_MESSAGE_BYTES) stays
-        // on the connection, which would then never parse another request. Once answered, the
-        // rest is read away, and a connection whose body does not end in time is closed.
-        const socket = req.socket;
-        res.once("finish", () => {
-          if (req.complete) return;
-          const timer = setTimeout(() => socket.destroy(), config.headersTimeoutMs);
-          req.once("end", () => clearTimeout(timer));
-          socket.once("close", () => clearTimeout(timer));
-          if (!req.destroyed) {
-            req.resume();
-            return;
-          }
-          // connect-node destroyed the request when it stopped reading, and the connection will
-          // not parse another request: keep reading what the client still sends (so closing does
-          // not reset the answer away) and close our side.
-          socket.resume();
-          socket.end();
-        });
-      }
-      // A stream from an address at its cap is refused before connect-node builds the call.
-      if (streamLimits.refuseEarly(req, res)) return;
-      rpc(req, res);
-    });
+    // Calls start fairly across connections (fair-dispatch.ts); probes and files above do not
+    // wait. Anything but a unary call (a stream, mostly) is heavy.
+    const heavy = path === undefined || !unaryRoutes.has(path);
+    dispatch(
+      req,
+      () => {
+        if (req.destroyed) return; // the client gave up while the call waited its turn
+        if (fastUnary?.request(req, res)) return;
+        stalls?.watch(req, res);
+        if (!("stream" in req)) {
+          // HTTP/1.1: a body the handler stopped reading (a message over MAX_MESSAGE_BYTES) stays
+          // on the connection, which would then never parse another request. Once answered, the
+          // rest is read away, and a connection whose body does not end in time is closed.
+          const socket = req.socket;
+          res.once("finish", () => {
+            if (req.complete) return;
+            const timer = setTimeout(() => socket.destroy(), config.headersTimeoutMs);
+            req.once("end", () => clearTimeout(timer));
+            socket.once("close", () => clearTimeout(timer));
+            if (!req.destroyed) {
+              req.resume();
+              return;
+            }
+            // connect-node destroyed the request when it stopped reading, and the connection will
+            // not parse another request: keep reading what the client still sends (so closing does
+            // not reset the answer away) and close our side.
+            socket.resume();
+            socket.end();
+          });
+        }
+        // A stream from an address at its cap is refused before connect-node builds the call.
+        if (streamLimits.refuseEarly(req, res)) return;
+        rpc(req, res);
+      },
+      heavy,
+    );
   };
   return { stream, request };
 }

@@ -1,6 +1,7 @@
 import { and, asc, eq, gt, ilike, or, type SQL, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import type { Db } from "../db/database.ts";
+import { oncePerHandle } from "../db/prepared.ts";
 import { type Role, type UserRow, userColumns, users } from "../db/schema.ts";
 import { uuidv7 } from "./uuid-v7.ts";
 
@@ -37,23 +38,6 @@ export async function createUser(db: Db, input: NewUser): Promise<UserRow> {
   });
   if (!row) throw new Error("insert returned no row");
   return row;
-}
-
-/**
- * A statement built once per database handle: Drizzle took about a fifth of a CreateUser
- * call's CPU (profiled) building the same statement again on every call. A transaction is a
- * handle of its own, so a call with a deadline still builds it once per call.
- */
-function oncePerHandle<T>(build: (db: Db) => T): (db: Db) => T {
-  const built = new WeakMap<Db, T>();
-  return (db) => {
-    let statement = built.get(db);
-    if (statement === undefined) {
-      statement = build(db);
-      built.set(db, statement);
-    }
-    return statement;
-  };
 }
 
 function prepareInsertUser(db: Db) {

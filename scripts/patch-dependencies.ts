@@ -212,6 +212,21 @@ export function transformSplitEnvelope(readMaxBytes) {`,
     from: "transformSplitEnvelope(opt.readMaxBytes), transformDecompressEnvelope(compression.request, opt.readMaxBytes), transformParseEnvelope(serialization.getI(type.binary), endStreamFlag));",
     to: "transformSplitParseEnvelope(opt.readMaxBytes, compression.request, serialization.getI(type.binary), endStreamFlag)); // switchboard patch",
   },
+  // protobuf-es encodes base64 with Uint8Array.prototype.toBase64 where the runtime has it
+  // (Node 24 does not) and otherwise one string concatenation per character: a gRPC error
+  // with details (grpc-status-details-bin: a RetryInfo on every rate-limited call) allocated
+  // about 4 KB of strings, 43 MB over the attack suite's 10,000-call burst (heap profile).
+  // Node's Buffer encodes natively, with the same alphabets and padding: "base64" pads,
+  // "base64url" does not, and std_raw is base64 without its padding. Browsers are unaffected.
+  {
+    why: "@bufbuild/protobuf: base64 is encoded by Buffer where toBase64 is missing",
+    files: [
+      "node_modules/@bufbuild/protobuf/dist/esm/wire/base64-encoding.js",
+      "node_modules/@bufbuild/protobuf/dist/cjs/wire/base64-encoding.js",
+    ],
+    from: "const nativeToBase64 = Uint8Array.prototype.toBase64;",
+    to: `const nativeToBase64 = Uint8Array.prototype.toBase64 ?? (typeof Buffer == "function" ? function (o) { const s = Buffer.from(this.buffer, this.byteOffset, this.byteLength).toString(o.alphabet); return o.omitPadding ? s.replace(/=+$/, "") : s; } : undefined); // switchboard patch`,
+  },
   // sonic-boom (pino's destination) measures the byte length of the chunk it is appending to
   // on every write, to keep chunks under maxWrite (16 KiB). The chunk is a string grown by
   // concatenation, so each measure flattens and scans it again: every log line cost a scan of

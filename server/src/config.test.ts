@@ -37,6 +37,7 @@ test("security settings: secure defaults, every limit configurable", () => {
   assert.equal(defaults.trustProxy, false);
   assert.ok(defaults.rateLimitUser.perSecond > 0 && defaults.rateLimitAddress.perSecond > 0, "limits are on");
   assert.ok(defaults.maxStreamsPerUser > 0 && defaults.maxStreamsPerAddress > 0);
+  assert.ok(defaults.maxCallsPerUser > 0 && defaults.maxQueuedCallsPerUser > 0);
   assert.ok(defaults.streamWriteTimeoutMs > 0);
   const config = loadConfig({
     ADMIN_TOKEN: "t".repeat(32),
@@ -49,6 +50,8 @@ test("security settings: secure defaults, every limit configurable", () => {
     RATE_LIMIT_ADDRESS_PER_SECOND: "0",
     MAX_STREAMS_PER_USER: "3",
     MAX_STREAMS_PER_ADDRESS: "9",
+    MAX_CALLS_PER_USER: "2",
+    MAX_QUEUED_CALLS_PER_USER: "0",
     STREAM_WRITE_TIMEOUT_MS: "1500",
   });
   assert.equal(config.adminToken, "t".repeat(32));
@@ -60,6 +63,8 @@ test("security settings: secure defaults, every limit configurable", () => {
   assert.equal(config.rateLimitAddress.perSecond, 0, "0 turns a limit off");
   assert.equal(config.maxStreamsPerUser, 3);
   assert.equal(config.maxStreamsPerAddress, 9);
+  assert.equal(config.maxCallsPerUser, 2);
+  assert.equal(config.maxQueuedCallsPerUser, 0);
   assert.equal(config.streamWriteTimeoutMs, 1500);
 });
 

@@ -55,6 +55,9 @@ export interface Config {
   rateLimitAddress: { perSecond: number; burst: number };
   /** Open streams per user (admins exempt) and per client address on one instance; 0: no limit. */
   maxStreamsPerUser: number;
+  /** Unary calls one user may have running at once (admins exempt), and waiting beyond them. */
+  maxCallsPerUser: number;
+  maxQueuedCallsPerUser: number;
   maxStreamsPerAddress: number;
   /** A response whose client has not read for this long is reset (0: never). */
   streamWriteTimeoutMs: number;
@@ -144,6 +147,8 @@ export function loadConfig(env: Env = process.env): Config {
       burst: int(env, "RATE_LIMIT_ADDRESS_BURST", 200, 1, 10_000_000),
     },
     maxStreamsPerUser: int(env, "MAX_STREAMS_PER_USER", 32, 0, 1_000_000),
+    maxCallsPerUser: int(env, "MAX_CALLS_PER_USER", 4, 0, 1_000_000),
+    maxQueuedCallsPerUser: int(env, "MAX_QUEUED_CALLS_PER_USER", 256, 0, 1_000_000),
     maxStreamsPerAddress: int(env, "MAX_STREAMS_PER_ADDRESS", 512, 0, 1_000_000),
     streamWriteTimeoutMs: int(env, "STREAM_WRITE_TIMEOUT_MS", 30_000, 0, 3_600_000),
     dispatchPerTurn: int(env, "DISPATCH_PER_TURN", 128, 1, 100_000),

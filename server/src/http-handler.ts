@@ -22,6 +22,7 @@ import { requestLogInterceptor } from "./interceptors/request-log.ts";
 import { shutdownInterceptor } from "./interceptors/shutdown.ts";
 import { createStreamLimiter } from "./interceptors/stream-limits.ts";
 import { tracingInterceptor } from "./interceptors/tracing.ts";
+import { userCallLimitInterceptor } from "./interceptors/user-call-limit.ts";
 import { validationInterceptor } from "./interceptors/validation.ts";
 import { createRefusals } from "./refusal-response.ts";
 import { routes } from "./routes.ts";
@@ -73,6 +74,7 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     deadlineInterceptor(),
     authInterceptor(ctx.authenticate),
     rateLimitInterceptor({ ...ctx.rateLimits, addressOf }),
+    userCallLimitInterceptor({ perUser: config.maxCallsPerUser, queued: config.maxQueuedCallsPerUser }),
     streamLimits.interceptor,
     validationInterceptor(ctx.checkMessage),
   ];

@@ -25,13 +25,16 @@ export interface CheckMessage {
  */
 export function createMessageChecker(validator: Validator = createValidator()): CheckMessage {
   const quickChecks = new Map<DescMessage, QuickCheck | undefined>();
-  const check = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>) => {
+  const quickCheckOf = (schema: DescMessage) => {
     let quick = quickChecks.get(schema);
     if (quick === undefined && !quickChecks.has(schema)) {
       quick = compileQuickCheck(schema);
       quickChecks.set(schema, quick);
     }
-    if (quick?.(message)) return undefined;
+    return quick;
+  };
+  const check = <Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>) => {
+    if (quickCheckOf(schema)?.(message)) return undefined;
     const result = validator.validate(schema, message);
     switch (result.kind) {
       case "valid":
@@ -53,11 +56,10 @@ export function createMessageChecker(validator: Validator = createValidator()): 
   };
   const warm = (schemas: Iterable<DescMessage>) => {
     for (const schema of withContained(schemas)) {
-      // An empty message plans every field's rules; its verdict does not matter. Straight to
-      // protovalidate: a message that passes its quick check would never reach it here.
-      const empty = create(schema);
-      check(schema, empty);
-      validator.validate(schema, empty);
+      // Both checks compiled; protovalidate plans every field's rules for an empty message
+      // (its verdict does not matter).
+      quickCheckOf(schema);
+      validator.validate(schema, create(schema));
     }
   };
   return Object.assign(check, { warm });

@@ -13,7 +13,7 @@ import {
   BatchCreateUsersResponseSchema,
   UserService,
 } from "../../gen/switchboard/v1/user_pb.js";
-import { grpcFrame } from "./security/raw-h2.ts";
+import { grpcFrame, grpcRequestHeaders } from "./security/raw-h2.ts";
 import { testAdminToken } from "./support/auth.ts";
 import { clientFor, collect } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
@@ -33,13 +33,9 @@ async function sendInPieces(
 ): Promise<{ status: number; message: string; response: Buffer }> {
   const session = http2.connect(server.url);
   try {
-    const stream = session.request({
-      ":method": "POST",
-      ":path": "/switchboard.v1.UserService/BatchCreateUsers",
-      "content-type": "application/grpc",
-      te: "trailers",
-      authorization: `Bearer ${testAdminToken}`,
-    });
+    const stream = session.request(
+      grpcRequestHeaders("/switchboard.v1.UserService/BatchCreateUsers", testAdminToken),
+    );
     const chunks: Buffer[] = [];
     stream.on("data", (c: Buffer) => chunks.push(c));
     const trailers = new Promise<http2.IncomingHttpHeaders>((resolve, reject) => {

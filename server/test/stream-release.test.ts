@@ -11,6 +11,7 @@ import {
   SubscribeNotificationsRequestSchema,
 } from "../../gen/switchboard/v1/notification_pb.js";
 import { UserService } from "../../gen/switchboard/v1/user_pb.js";
+import { grpcFrame, grpcRequestHeaders } from "./security/raw-h2.ts";
 import { testAdminToken } from "./support/auth.ts";
 import { clientFor, streamOf } from "./support/clients.ts";
 import { startTestServer, type TestServer } from "./support/test-server.ts";
@@ -34,17 +35,10 @@ function rawSubscribe(userId: string) {
     SubscribeNotificationsRequestSchema,
     create(SubscribeNotificationsRequestSchema, { userId }),
   );
-  const frame = Buffer.alloc(5 + request.length);
-  frame.writeUInt32BE(request.length, 1);
-  frame.set(request, 5);
-  const stream = session.request({
-    ":method": "POST",
-    ":path": "/switchboard.v1.NotificationService/SubscribeNotifications",
-    "content-type": "application/grpc",
-    te: "trailers",
-    authorization: `Bearer ${testAdminToken}`,
-  });
-  stream.end(frame);
+  const stream = session.request(
+    grpcRequestHeaders("/switchboard.v1.NotificationService/SubscribeNotifications", testAdminToken),
+  );
+  stream.end(grpcFrame(request));
   stream.on("error", () => {}); // resets are what these tests provoke, and check
   return { session, stream };
 }

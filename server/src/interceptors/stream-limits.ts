@@ -81,27 +81,27 @@ export function createStreamLimiter(limits: StreamLimits & { refusals?: Refusals
   // One error for every early refusal (it is never thrown through the interceptors, whose
   // calls may add to an error's metadata): its answer's bytes are made once (refusal-response.ts).
   const addressCap = overCap("this address", limits.perAddress);
-  /** The streaming path of a request from an address at its cap, else undefined. */
-  const capped = (url: string | undefined, origin: () => CallOrigin): string | undefined => {
+  /** The request's path when it opens a stream and early refusals are on, else undefined. */
+  const streamingPath = (url: string | undefined): string | undefined => {
     if (!limits.refusals || limits.perAddress <= 0 || byAddress.size === 0) return undefined;
     const raw = url ?? "";
     const query = raw.indexOf("?");
     const path = query < 0 ? raw : raw.slice(0, query);
-    if (!streamingPaths.has(path)) return undefined;
-    const address = limits.addressOf(callContextValues(origin()));
-    return (byAddress.get(address) ?? 0) < limits.perAddress ? undefined : path;
+    return streamingPaths.has(path) ? path : undefined;
   };
+  const atCap = (origin: CallOrigin) =>
+    (byAddress.get(limits.addressOf(callContextValues(origin))) ?? 0) >= limits.perAddress;
   return {
     interceptor,
     refuseEarly(req, res) {
-      const path = capped(req.url, () => requestOrigin(req));
-      return path !== undefined && (limits.refusals?.answer(req, res, path, addressCap) ?? false);
+      const path = streamingPath(req.url);
+      if (path === undefined || !atCap(requestOrigin(req))) return false;
+      return limits.refusals?.answer(req, res, path, addressCap) ?? false;
     },
     refuseEarlyStream(stream, headers) {
-      const path = capped(headers[":path"], () => streamExchange(stream, headers));
-      return (
-        path !== undefined && (limits.refusals?.answerStream(stream, headers, path, addressCap) ?? false)
-      );
+      const path = streamingPath(headers[":path"]);
+      if (path === undefined || !atCap(streamExchange(stream, headers))) return false;
+      return limits.refusals?.answerStream(stream, headers, path, addressCap) ?? false;
     },
   };
 }

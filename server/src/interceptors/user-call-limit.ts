@@ -27,10 +27,7 @@ interface UserCalls {
 export function userCallLimitInterceptor(limits: UserCallLimits): Interceptor {
   if (limits.perUser <= 0) return (next) => next;
   const users = new Map<string, UserCalls>();
-  const full = new ConnectError(
-    `too many calls in progress for this user (at most ${limits.perUser} at once, ${limits.queued} waiting)`,
-    Code.ResourceExhausted,
-  );
+  const full = `too many calls in progress for this user (at most ${limits.perUser} at once, ${limits.queued} waiting)`;
   /** A finished call hands its turn to the user's next waiting call, if any. */
   const release = (userId: string, calls: UserCalls) => {
     const next = calls.waiting.shift();
@@ -68,7 +65,7 @@ export function userCallLimitInterceptor(limits: UserCallLimits): Interceptor {
     }
     if (mine.waiting.length >= limits.queued) {
       // A fresh error per call: interceptors outside may add to its metadata.
-      return Promise.reject(new ConnectError(full.rawMessage, full.code));
+      return Promise.reject(new ConnectError(full, Code.ResourceExhausted));
     }
     return new Promise((resolve, reject) => {
       const start = () => {

@@ -16,7 +16,7 @@ import {
 import { OrderService, OrderStatus } from "../../../gen/switchboard/v1/order_pb.js";
 import { UserService } from "../../../gen/switchboard/v1/user_pb.js";
 import { type ProtocolName, protocolNames } from "../support/clients.ts";
-import { connectRawH2, grpcFrame } from "./raw-h2.ts";
+import { connectRawH2, grpcFrame, grpcRequestHeaders } from "./raw-h2.ts";
 import {
   clientAs,
   codeName,
@@ -243,14 +243,9 @@ export const attacks = {
     const lies = await pool(
       8,
       Array.from({ length: p.lies }, () => async () => {
-        const stream = session.request({
-          ":method": "POST",
-          ":path": "/switchboard.v1.ChatService/SendMessage",
-          "content-type": "application/grpc",
-          te: "trailers",
-          authorization: `Bearer ${p.token}`,
-          ...fromAddress(p.xff),
-        });
+        const stream = session.request(
+          grpcRequestHeaders("/switchboard.v1.ChatService/SendMessage", p.token, fromAddress(p.xff)),
+        );
         const prefix = Buffer.alloc(5);
         prefix.writeUInt32BE(2 ** 30, 1);
         stream.write(Buffer.concat([prefix, Buffer.alloc(16)]));
@@ -366,14 +361,9 @@ export const attacks = {
     const times: number[] = [];
     const codes = await Promise.all(
       Array.from({ length: p.streams }, () => {
-        const stream = session.request({
-          ":method": "POST",
-          ":path": "/switchboard.v1.ChatService/Subscribe",
-          "content-type": "application/grpc",
-          te: "trailers",
-          authorization: `Bearer ${p.token}`,
-          ...fromAddress(p.xff),
-        });
+        const stream = session.request(
+          grpcRequestHeaders("/switchboard.v1.ChatService/Subscribe", p.token, fromAddress(p.xff)),
+        );
         stream.on("error", () => {});
         stream.end(body);
         return new Promise<string>((resolve) =>

@@ -23,7 +23,7 @@ import { createSignedInUser, type SignedInUser, testAdminToken } from "../suppor
 import { clientFor, collect, type ProtocolName, protocolNames, streamOf } from "../support/clients.ts";
 import { startTestServer, type TestServer } from "../support/test-server.ts";
 import { eventually } from "../support/wait.ts";
-import { connectRawH2, grpcFrame, setting } from "./raw-h2.ts";
+import { connectRawH2, grpcFrame, grpcRequestHeaders, setting } from "./raw-h2.ts";
 import { clientAs, codeName, expectCode, fromAddress, outcome, queryRows, tally } from "./support.ts";
 
 /** The error a call failed with, or undefined when it succeeded. */
@@ -177,13 +177,9 @@ describe("MAX_MESSAGE_BYTES", () => {
   test("a gRPC length prefix claiming 1 GiB is refused from the prefix, without waiting for the bytes", async () => {
     const session = http2.connect(server.url);
     try {
-      const stream = session.request({
-        ":method": "POST",
-        ":path": "/switchboard.v1.ChatService/SendMessage",
-        "content-type": "application/grpc",
-        te: "trailers",
-        authorization: `Bearer ${alice.token}`,
-      });
+      const stream = session.request(
+        grpcRequestHeaders("/switchboard.v1.ChatService/SendMessage", alice.token),
+      );
       const prefix = Buffer.alloc(5);
       prefix.writeUInt32BE(2 ** 30, 1);
       stream.write(Buffer.concat([prefix, Buffer.alloc(10)])); // and never the rest
@@ -546,14 +542,11 @@ describe("MAX_STREAMS_PER_USER, MAX_STREAMS_PER_ADDRESS and MAX_CONCURRENT_STREA
     const session = http2.connect(server.url);
     const codes = await Promise.all(
       Array.from({ length: 5 }, () => {
-        const s = session.request({
-          ":method": "POST",
-          ":path": "/switchboard.v1.ChatService/Subscribe",
-          "content-type": "application/grpc",
-          te: "trailers",
-          authorization: `Bearer ${testAdminToken}`,
-          "x-forwarded-for": "10.6.0.1",
-        });
+        const s = session.request(
+          grpcRequestHeaders("/switchboard.v1.ChatService/Subscribe", testAdminToken, {
+            "x-forwarded-for": "10.6.0.1",
+          }),
+        );
         s.on("error", () => {});
         s.end(
           grpcFrame(

@@ -53,6 +53,22 @@ function headerBlock(headers: [string, string][]): Buffer {
   return Buffer.concat(parts);
 }
 
+/** A gRPC call's request headers for a node:http2 client: `path`, the bearer `token`, and `extra`. */
+export function grpcRequestHeaders(
+  path: string,
+  token: string,
+  extra: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    ":method": "POST",
+    ":path": path,
+    "content-type": "application/grpc",
+    te: "trailers",
+    authorization: `Bearer ${token}`,
+    ...extra,
+  };
+}
+
 /** A gRPC length-prefixed message. */
 export function grpcFrame(message: Uint8Array): Buffer {
   const out = Buffer.alloc(5 + message.length);

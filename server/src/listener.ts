@@ -138,10 +138,11 @@ export async function listen(
  * the headers timeout rather than held forever.
  */
 function sniff(socket: net.Socket, h2: http2.Http2Server, h1: http.Server, timeoutMs: number): void {
-  let seen = Buffer.alloc(0);
+  let seen: Buffer | undefined;
   const timer = setTimeout(() => socket.destroy(), timeoutMs);
   const onData = (chunk: Buffer) => {
-    seen = Buffer.concat([seen, chunk]);
+    // (The first read decides almost always: no copy of what may be 64 KiB of request.)
+    seen = seen === undefined ? chunk : Buffer.concat([seen, chunk]);
     const n = Math.min(seen.length, h2Preface.length);
     const isPrefix = seen.subarray(0, n).equals(h2Preface.subarray(0, n));
     if (isPrefix && seen.length < h2Preface.length) return; // need more bytes to decide

@@ -283,4 +283,20 @@ cell({ table: "features", row: "live stream ends at deadline", column: "buf curl
   assert.ok(elapsed >= 1000 && elapsed < 3000, `ended after ${elapsed} ms`);
   await assertSubscriptionsBackTo(server, subscriptions);
 });
+cell(
+  { table: "features", row: "message over MAX_MESSAGE_BYTES", column: "buf curl (gRPC, h2c)" },
+  async () => {
+    // 5 MiB against the default 4 MiB, refused from its length prefix.
+    const r = await bufCurl({
+      baseUrl: server.url,
+      procedure: `${service}/CreateUser`,
+      protocol: "gRPC · h2c",
+      schema: "binpb",
+      messages: [{ name: "n".repeat(5 << 20), email: "big@buf-curl.example", age: 30 }],
+    });
+    assert.equal(r.error?.code, "resource_exhausted", r.stderr.slice(-2000));
+    assert.match(r.error?.message ?? "", /readMaxBytes/);
+  },
+);
+
 rpcCells("reflection");

@@ -147,6 +147,16 @@ authCells(cell, row, "curl", () => ({
   as: (token) => curlRpcClient(server.url, token),
 }));
 
+cell({ table: "features", row: "message over MAX_MESSAGE_BYTES", column: label }, async () => {
+  // 5 MiB against the default 4 MiB, refused from Content-Length before it is read.
+  const body = JSON.stringify({ name: "n".repeat(5 << 20), email: "big@x.example", age: 30 });
+  const res = await curl(url("CreateUser"), jsonPost, body);
+  assert.equal(res.status, 429, res.body.toString());
+  const error = JSON.parse(res.body.toString()) as { code: string; message: string };
+  assert.equal(error.code, "resource_exhausted");
+  assert.match(error.message, /readMaxBytes/);
+});
+
 cell({ table: "features", row: "gzip request", column: label }, async () => {
   const body = gzipSync(JSON.stringify({ name: "Zipped", email: "gzip@x.example", age: 41 }));
   const res = await curl(url("CreateUser"), [...jsonPost, "-H", "content-encoding: gzip"], body);

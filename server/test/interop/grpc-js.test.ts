@@ -342,6 +342,16 @@ cell({ table: "features", row: "error details", column: label }, async () => {
   assert.equal(decodeURIComponent(err.details), status.message);
 });
 
+cell({ table: "features", row: "message over MAX_MESSAGE_BYTES", column: label }, async () => {
+  // 5 MiB against the default 4 MiB, refused from its length prefix: the server answers, then
+  // asks the client to stop sending with RST_STREAM(NO_ERROR) (RFC 9113 §8.1), which must not
+  // turn the answer into a transport error.
+  const big = { name: "n".repeat(5 << 20), email: "big@x.example", age: 30 };
+  const err = await failure(unary(client, "createUser", big));
+  assert.equal(err.code, Status.RESOURCE_EXHAUSTED, err.message);
+  assert.match(err.details, /readMaxBytes/);
+});
+
 cell({ table: "features", row: "unknown method", column: label }, async () => {
   const err = await failure(
     new Promise((resolve, reject) =>

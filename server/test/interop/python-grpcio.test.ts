@@ -162,6 +162,11 @@ caseCell({ table: "features", row: "error details", column: label }, "error_deta
   ]);
 });
 
+caseCell({ table: "features", row: "message over MAX_MESSAGE_BYTES", column: label }, "oversize", (o) => {
+  assert.equal(o.code, "RESOURCE_EXHAUSTED", String(o.details));
+  assert.match(String(o.details), /readMaxBytes/);
+});
+
 cell({ table: "features", row: "unknown method", column: label }, async () => {
   const o = outcomes.unknown_method;
   assert.equal(o?.code, "UNIMPLEMENTED", `${o?.code}: ${o?.details}`);

@@ -310,12 +310,13 @@ test("oversize messages: 1 MiB requests against a 64 KiB limit, and length prefi
       bytes: 1024 * 1024,
       perProtocol: 40,
       lies: 200,
+      minMs: minAttackMs,
     }),
   );
   assert.deepEqual(Object.keys(result.answers), ["RESOURCE_EXHAUSTED"], JSON.stringify(result.answers));
   assert.equal(await server.chatMessages("oversize"), 0);
   report.add({
-    attack: "oversize messages (1 MiB × 40 per protocol; 200 gRPC prefixes claiming 1 GiB)",
+    attack: "oversize messages (1 MiB, 4 at a time per protocol for 1.5 s; 200 gRPC prefixes claiming 1 GiB)",
     sent: `${result.sent} calls`,
     answers: result.answers,
     baseline,

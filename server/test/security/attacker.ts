@@ -194,6 +194,7 @@ export const attacks = {
     bytes: number;
     perProtocol: number;
     lies: number;
+    minMs: number;
   }) {
     const content = "o".repeat(p.bytes);
     const message = { room: "oversize", content };
@@ -230,9 +231,11 @@ export const attacks = {
             transportAs(protocol, p.baseUrl, p.token, fromAddress(p.xff), 1000),
           );
           const call = viaSocket[protocol] ?? (() => outcome(chat.sendMessage(message)));
-          return pool(
-            4,
-            Array.from({ length: p.perProtocol }, () => call),
+          return forAtLeast(p.minMs, () =>
+            pool(
+              4,
+              Array.from({ length: p.perProtocol }, () => call),
+            ),
           );
         }),
       )

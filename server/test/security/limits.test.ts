@@ -200,6 +200,25 @@ describe("MAX_MESSAGE_BYTES", () => {
     }
   });
 
+  // A refused HTTP/2 body is read to its end, not cut short with RST_STREAM(NO_ERROR) as RFC
+  // 9113 §8.1 would allow: node:http2 clients (connect-node, grpc-js) never give back the
+  // session-memory budget of request bytes still queued on a stream the server resets, so
+  // after about ten such refusals their connection refuses its own new streams
+  // (ENHANCE_YOUR_CALM). Thirty in a row must leave the client's connection usable.
+  for (const protocol of ["grpc", "connect-binary-h2c"] as const) {
+    test(`over ${protocol}: thirty refused 1 MiB requests on one connection leave it usable`, async () => {
+      const chat = clientFor(ChatService, server.url, protocol, alice.token);
+      const content = "o".repeat(1 << 20);
+      const outcomes: string[] = [];
+      for (let i = 0; i < 30; i++)
+        outcomes.push(await outcome(chat.sendMessage({ room: "h2-refusals", content })));
+      const answers = tally(outcomes);
+      assert.deepEqual(answers, { RESOURCE_EXHAUSTED: 30 });
+      const { message } = await chat.sendMessage({ room: "h2-refusals", content: "fine" });
+      assert.equal(message?.content, "fine");
+    });
+  }
+
   // A refused body the server stopped reading part-way is left unread on the socket: Node
   // only drains request bodies a handler never started to read. Unless the server reads or
   // closes, the connection is wedged: its next request is never answered, and the socket

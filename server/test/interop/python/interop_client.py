@@ -115,6 +115,18 @@ def error_details(c, tag):
     raise AssertionError("CreateUser with a bad email succeeded")
 
 
+def oversize(c, tag):
+    """5 MiB against the default 4 MiB: answered, then RST_STREAM(NO_ERROR) ends the upload."""
+    create = c.method("unary_unary", USERS + "CreateUser", "switchboard.v1.CreateUserRequest",
+                      "switchboard.v1.CreateUserResponse")
+    try:
+        create(c.message("switchboard.v1.CreateUserRequest",
+                         name="n" * (5 << 20), email="big-%s@x.example" % tag, age=30), timeout=10)
+    except grpc.RpcError as e:
+        return {"code": e.code().name, "details": e.details()}
+    raise AssertionError("CreateUser of 5 MiB succeeded")
+
+
 def unknown_method(c, tag):
     nope = c.method("unary_unary", USERS + "Nope", "switchboard.v1.GetUserRequest",
                     "switchboard.v1.GetUserResponse")
@@ -143,7 +155,7 @@ def main():
         token = os.environ["SWITCHBOARD_TOKEN"]
         c = Client(channel, schema, token)
         other = Client(other_channel, schema, token)
-        cases = [unary, server_stream, client_stream, bidi, error_details, unknown_method, health]
+        cases = [unary, server_stream, client_stream, bidi, error_details, oversize, unknown_method, health]
         outcomes = {case.__name__: outcome(lambda: case(c, tag)) for case in cases}
         for name, case in {**order_cases.CASES, **chat_cases.CASES, **auth_cases.CASES}.items():
             outcomes[name] = outcome(lambda: case(c, other, tag))

@@ -21,7 +21,7 @@ import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import type { BenchContext } from "./lib/context.ts";
-import { detectPinning } from "./lib/cpu.ts";
+import { detectPinning, pinDatabase } from "./lib/cpu.ts";
 import { createBenchDatabase } from "./lib/database.ts";
 import { root, stopAll } from "./lib/proc.ts";
 import { type Figure, line, markdownTable } from "./lib/report.ts";
@@ -98,6 +98,9 @@ const db = await createBenchDatabase(
   baseDatabaseUrl,
   smoke ? "switchboard_bench_smoke" : "switchboard_bench",
 );
+const [backend] = await db.sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+const databasePin = pinDatabase(pinning, backend?.pid ?? 0);
+console.log(databasePin.note);
 const ctx: BenchContext = {
   smoke,
   // Five rounds: on a shared 2-core VM one run in three can be 15% off for both sides alike.
@@ -136,6 +139,7 @@ try {
     console.log(`   (${name}: ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   }
 } finally {
+  databasePin.release();
   await stopAll();
   await db.drop().catch((err: unknown) => ctx.fail(`dropping ${db.name}: ${String(err)}`));
   rmSync(tmpDir, { recursive: true, force: true });
@@ -152,7 +156,7 @@ const header = [
     .map((l) => l.toFixed(2))
     .join(" ")}`,
   `Versions: ${versions}`,
-  `Pinning: ${pinning.note}`,
+  `Pinning: ${pinning.note}; ${databasePin.note}`,
   `Runs: ${ctx.rounds} A/B round(s) per comparison${smoke ? " (smoke sizes: the figures are not meaningful)" : ""}; ` +
     `unary loads ${ctx.seconds} s per run; server LOG_LEVEL ${process.env.LOG_LEVEL || "info (default)"}`,
 ];

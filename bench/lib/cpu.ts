@@ -1,4 +1,5 @@
 import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 
 /**
@@ -35,4 +36,75 @@ export function detectPinning(): Pinning {
       return pinned ? ["taskset", ["-c", String(core), command, ...args]] : [command, args];
     },
   };
+}
+
+/** PostgreSQL moved to the load core for a run, and how to give it every core back. */
+export interface DatabasePin {
+  /** What was done, for the report. */
+  readonly note: string;
+  release(): void;
+}
+
+/**
+ * PostgreSQL on the load core (core 1) for the whole run, when it runs on this machine and
+ * taskset works: its postmaster (backends forked later inherit the affinity) and every
+ * process under it. Unpinned, the scheduler puts a busy backend wherever there is room, often
+ * on the server's core: in ListUsers a backend took a third of core 0 from the server under
+ * test, while the raw-driver reference (which keeps core 0 itself busy) had its backend on
+ * core 1. The database belongs with the rest of the load, so both sides meet it the same way.
+ * `release` gives every process under the postmaster all cores again (not a remembered mask:
+ * a run that was killed before releasing must not make the next one keep core 1 only).
+ */
+export function pinDatabase(pinning: Pinning, backendPid: number): DatabasePin {
+  const unpinned = (why: string): DatabasePin => ({ note: `PostgreSQL unpinned (${why})`, release() {} });
+  if (!pinning.pinned) return unpinned(pinning.note);
+  const postmaster = parentOf(backendPid);
+  if (postmaster === undefined || processName(postmaster) !== "postgres") {
+    return unpinned("not a local server");
+  }
+  const all = `0-${availableParallelism() - 1}`;
+  const setAll = (cpus: string) => {
+    let ok = true;
+    for (const pid of [postmaster, ...childrenOf(postmaster)]) {
+      const r = spawnSync("taskset", ["-a", "-p", "-c", cpus, String(pid)], { stdio: "ignore" });
+      if (r.status !== 0 && pid === postmaster) ok = false;
+    }
+    return ok;
+  };
+  if (!setAll("1")) return unpinned(`taskset on its postmaster (pid ${postmaster}) was refused`);
+  let released = false;
+  const release = () => {
+    if (released) return;
+    released = true;
+    setAll(all);
+  };
+  process.once("exit", release);
+  return { note: "PostgreSQL on core 1 with the load (its postmaster and backends, taskset)", release };
+}
+
+function parentOf(pid: number): number | undefined {
+  try {
+    // /proc/<pid>/stat: "pid (comm) state ppid …"; comm may hold spaces, so read after ")".
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+    return Number.isInteger(ppid) && ppid > 1 ? ppid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+function childrenOf(pid: number): number[] {
+  const r = spawnSync("pgrep", ["-P", String(pid)], { encoding: "utf8" });
+  return (r.stdout ?? "")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map(Number);
 }

@@ -1,4 +1,4 @@
-import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import { create, type DescMessage, type MessageShape } from "@bufbuild/protobuf";
 import type { Serialization } from "@connectrpc/connect/protocol";
 
 /**
@@ -49,8 +49,51 @@ export function responseBatcher<Desc extends DescMessage>(
     encoded.set(message, { serialization, bytes });
     return bytes;
   };
-  // Without the patch, connect-node would serialize a batch as a message of `schema` with no
-  // fields set: reading any of them throws instead, so the call fails loudly.
+  const unpatched = unpatchedBatch(schema);
+  return (messages) =>
+    batchOf(schema, unpatched, (serialization) =>
+      envelopes(messages.map((m) => serialize(serialization, m))),
+    );
+}
+
+/**
+ * Batches of items that are not messages yet (rows, say): in the binary format `encodeBinary`
+ * writes their envelopes straight from the items; any other format (JSON) gets the messages
+ * `toMessage` makes of them, serialized as a batch of messages is. `encodeBinary` must give
+ * the bytes the method's binary serialization would, and keep to its size limit itself.
+ */
+export function itemBatcher<Desc extends DescMessage, Item>(
+  schema: Desc,
+  encodeBinary: (items: readonly Item[]) => Uint8Array,
+  toMessage: (item: Item) => MessageShape<Desc>,
+): (items: readonly Item[]) => MessageShape<Desc> {
+  const unpatched = unpatchedBatch(schema);
+  const empty = create(schema);
+  // connect-node has one serialization object per method and format, so the answer is kept.
+  const binary = new WeakMap<object, boolean>();
+  const isBinary = (serialization: Serialization<unknown>) => {
+    let answer = binary.get(serialization);
+    if (answer === undefined) {
+      // An empty message is no bytes in the binary format, "{}" in JSON.
+      answer = serialization.serialize(empty).byteLength === 0;
+      binary.set(serialization, answer);
+    }
+    return answer;
+  };
+  return (items) =>
+    batchOf(schema, unpatched, (serialization) =>
+      isBinary(serialization)
+        ? encodeBinary(items)
+        : envelopes(items.map((item) => serialization.serialize(toMessage(item)))),
+    );
+}
+
+/**
+ * What a batch looks like to code that reads it as a message of `schema`: without the patch,
+ * connect-node would serialize it as a message with no fields set; reading any of them throws
+ * instead, so the call fails loudly.
+ */
+function unpatchedBatch(schema: DescMessage): object {
   const unpatched = Object.create(null) as object;
   for (const field of schema.fields) {
     Object.defineProperty(unpatched, field.localName, {
@@ -59,24 +102,31 @@ export function responseBatcher<Desc extends DescMessage>(
       },
     });
   }
-  return (messages) => {
-    const batch = Object.create(unpatched) as Record<string | symbol, unknown>;
-    batch.$typeName = schema.typeName;
-    batch[encodeEnvelopesKey] = (serialization: Serialization<unknown>): Uint8Array => {
-      const parts = messages.map((m) => serialize(serialization, m));
-      let length = 0;
-      for (const part of parts) length += 5 + part.length;
-      const out = new Uint8Array(length);
-      const view = new DataView(out.buffer);
-      let at = 0;
-      for (const part of parts) {
-        // An envelope: flags 0 (not compressed), then the length, big-endian.
-        view.setUint32(at + 1, part.length);
-        out.set(part, at + 5);
-        at += 5 + part.length;
-      }
-      return out;
-    };
-    return batch as unknown as MessageShape<Desc>;
-  };
+  return unpatched;
+}
+
+function batchOf<Desc extends DescMessage>(
+  schema: Desc,
+  unpatched: object,
+  encode: (serialization: Serialization<unknown>) => Uint8Array,
+): MessageShape<Desc> {
+  const batch = Object.create(unpatched) as Record<string | symbol, unknown>;
+  batch.$typeName = schema.typeName;
+  batch[encodeEnvelopesKey] = encode;
+  return batch as unknown as MessageShape<Desc>;
+}
+
+/** Serialized messages as consecutive envelopes: flags 0 (not compressed), the length, big-endian. */
+function envelopes(parts: readonly Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const part of parts) length += 5 + part.length;
+  const out = new Uint8Array(length);
+  const view = new DataView(out.buffer);
+  let at = 0;
+  for (const part of parts) {
+    view.setUint32(at + 1, part.length);
+    out.set(part, at + 5);
+    at += 5 + part.length;
+  }
+  return out;
 }

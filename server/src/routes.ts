@@ -44,6 +44,7 @@ export function routes(ctx: AppContext): (router: ConnectRouter) => void {
         insertUser: createUserInserts(ctx.database.db, {
           maxInFlight: Math.max(1, Math.floor(ctx.database.poolSize / 2)),
         }),
+        writeMaxBytes: ctx.config.maxMessageBytes,
       }),
     );
     router.service(

@@ -1,5 +1,5 @@
 import { create } from "@bufbuild/protobuf";
-import { timestampFromDate } from "@bufbuild/protobuf/wkt";
+import { timestampFromDate, timestampFromMs } from "@bufbuild/protobuf/wkt";
 import {
   type GetUserResponse,
   GetUserResponseSchema,
@@ -9,6 +9,7 @@ import {
 } from "../../../gen/switchboard/v1/user_pb.js";
 import type { UserRow } from "../db/schema.ts";
 import { shareMessage } from "../shared-messages.ts";
+import type { UserListRow } from "../stores/user-store.ts";
 
 /** Maps a stored row to the wire message. */
 export function userToMessage(row: UserRow): User {
@@ -19,6 +20,20 @@ export function userToMessage(row: UserRow): User {
     age: row.age,
     createTime: timestampFromDate(row.createTime),
     updateTime: timestampFromDate(row.updateTime),
+    version: BigInt(row.version),
+    role: roleToMessage(row.role),
+  });
+}
+
+/** The message a ListUsers row stands for (user-list-wire.ts writes its bytes without it). */
+export function userListRowToMessage(row: UserListRow): User {
+  return create(UserSchema, {
+    id: row.id,
+    name: row.name,
+    email: row.email,
+    age: row.age,
+    createTime: timestampFromMs(row.createMs),
+    updateTime: timestampFromMs(row.updateMs),
     version: BigInt(row.version),
     role: roleToMessage(row.role),
   });

@@ -26,14 +26,21 @@ import type { Db } from "../db/database.ts";
 import { withDeadline } from "../db/deadline.ts";
 import { toConnectError } from "../db/errors.ts";
 import type { UserRow } from "../db/schema.ts";
-import { responseBatcher } from "../response-batch.ts";
+import { itemBatcher } from "../response-batch.ts";
 import { type ImportOutcome, startUserImport } from "../stores/user-import.ts";
 import type { InsertUser } from "../stores/user-inserts.ts";
+import type { UserListRow } from "../stores/user-store.ts";
 import * as store from "../stores/user-store.ts";
 import type { UserCache } from "../user-cache.ts";
 import type { CheckMessage } from "../validation.ts";
 import { keysetPages } from "./keyset-pages.ts";
-import { createGetUserResponses, roleFromMessage, userToMessage } from "./user-messages.ts";
+import { encodeListUsersEnvelopes } from "./user-list-wire.ts";
+import {
+  createGetUserResponses,
+  roleFromMessage,
+  userListRowToMessage,
+  userToMessage,
+} from "./user-messages.ts";
 
 export interface UserServiceDeps {
   db: Db;
@@ -42,6 +49,8 @@ export interface UserServiceDeps {
   userCache: UserCache;
   /** CreateUser's writes (user-inserts.ts: concurrent calls may share a statement). */
   insertUser: InsertUser;
+  /** MAX_MESSAGE_BYTES: ListUsers writes its binary answers itself (user-list-wire.ts). */
+  writeMaxBytes: number;
 }
 
 /** Users per database write while a BatchCreateUsers stream is read. */
@@ -59,7 +68,12 @@ const defaultPageSize = 500;
  */
 export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof UserService> {
   const { db, checkMessage, userCache, insertUser } = deps;
-  const listBatch = responseBatcher(ListUsersResponseSchema, { shared: false });
+  // A page goes out as one write (response-batch.ts), its binary form written from the rows.
+  const listBatch = itemBatcher(
+    ListUsersResponseSchema,
+    (rows: readonly UserListRow[]) => encodeListUsersEnvelopes(rows, deps.writeMaxBytes),
+    (row) => create(ListUsersResponseSchema, { user: userListRowToMessage(row) }),
+  );
   const getUserResponse = createGetUserResponses();
 
   async function createOne(req: CreateUserRequest, ctx: HandlerContext): Promise<User> {
@@ -191,10 +205,7 @@ export function createUserService(deps: UserServiceDeps): ServiceImpl<typeof Use
       const only = visibleOwner(ctx);
       const pages = (after: string | undefined) =>
         withDeadline(db, ctx, (tx) => store.listUsersPage(tx, { after, query: req.query, limit, only }));
-      // A page goes out as one write (response-batch.ts): per message, only encoding is left.
-      for await (const page of keysetPages(pages, limit, req.after)) {
-        yield listBatch(page.map((row) => create(ListUsersResponseSchema, { user: userToMessage(row) })));
-      }
+      for await (const page of keysetPages(pages, limit, req.after)) yield listBatch(page);
     },
 
     async batchCreateUsers(requests, ctx) {

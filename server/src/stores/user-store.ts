@@ -1,4 +1,4 @@
-import { and, asc, eq, gt, ilike, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import type { Db } from "../db/database.ts";
 import { oncePerHandle } from "../db/prepared.ts";
@@ -190,22 +190,43 @@ export interface UserPageQuery {
   limit: number;
 }
 
+/**
+ * A user as ListUsers streams it: the columns ready to encode, timestamps as epoch
+ * milliseconds (the columns' precision, exact in a double) and the version as text, so a
+ * page costs the driver no Date and no BigInt per row, and Drizzle no row mapping.
+ */
+export interface UserListRow {
+  id: string;
+  name: string;
+  email: string;
+  age: number;
+  createMs: number;
+  updateMs: number;
+  /** int64 as decimal text. */
+  version: string;
+  role: Role;
+}
+
 /** One keyset page in id order: cost and memory depend on `limit`, never on the table size. */
-export async function listUsersPage(db: Db, page: UserPageQuery): Promise<UserRow[]> {
+export async function listUsersPage(db: Db, page: UserPageQuery): Promise<UserListRow[]> {
   const filters: SQL[] = [];
-  if (page.after !== undefined) filters.push(gt(users.id, page.after));
-  if (page.only !== undefined) filters.push(eq(users.id, page.only));
+  if (page.after !== undefined) filters.push(sql`${users.id} > ${page.after}`);
+  if (page.only !== undefined) filters.push(sql`${users.id} = ${page.only}`);
   if (page.query) {
     const pattern = `%${escapeLike(page.query)}%`;
-    const match = or(ilike(users.name, pattern), ilike(users.email, pattern));
-    if (match) filters.push(match);
+    filters.push(sql`(${users.name} ilike ${pattern} or ${users.email} ilike ${pattern})`);
   }
-  return db
-    .select(userColumns)
-    .from(users)
-    .where(filters.length > 0 ? and(...filters) : undefined)
-    .orderBy(asc(users.id))
-    .limit(page.limit);
+  const where = filters.length > 0 ? sql`where ${sql.join(filters, sql` and `)}` : sql``;
+  const result: unknown = await db.execute(sql`
+    select ${users.id} as "id", ${users.name} as "name", ${users.email} as "email", ${users.age} as "age",
+      (extract(epoch from ${users.createTime}) * 1000)::float8 as "createMs",
+      (extract(epoch from ${users.updateTime}) * 1000)::float8 as "updateMs",
+      ${users.version}::text as "version", ${users.role} as "role"
+    from ${users} ${where}
+    order by ${users.id}
+    limit ${page.limit}`);
+  // postgres-js answers with the rows, PGlite with an object that holds them.
+  return (Array.isArray(result) ? result : (result as { rows: UserListRow[] }).rows) as UserListRow[];
 }
 
 function escapeLike(s: string): string {

@@ -31,7 +31,9 @@ export async function startSwitchboard(
 ): Promise<SwitchboardProcess> {
   const port = await freePort();
   const name = opts.name ?? "switchboard";
-  const child = startChild(name, pinning.on(0, process.execPath, ["server/src/main.ts"]), {
+  // BENCH_SERVER_NODE_ARGS: node flags for the server under test, for experiments (V8 heap sizes, say).
+  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  const child = startChild(name, pinning.on(0, process.execPath, [...nodeArgs, "server/src/main.ts"]), {
     logPath: join(opts.logDir, `${name}.log`),
     expectRunning: true,
     env: {

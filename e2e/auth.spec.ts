@@ -236,7 +236,8 @@ test("a wrong password or access token shows the error and signs nobody in", asy
   await expect(sessionArea(page)).toHaveCount(0);
 });
 
-test("a user changes their password: the old one stops working, the new one works", async ({
+test("a user changes their password: this session goes on, their other sessions end, only the new password signs in", async ({
+  browser,
   page,
   protocol,
   request,
@@ -249,6 +250,12 @@ test("a user changes their password: the old one stops working, the new one work
   });
   await openSignedOut(page, protocol, "/account");
   await signInWithPassword(page, user.email, before);
+  // The same user, signed in on another browser too.
+  const context = await browser.newContext();
+  const elsewhere = await context.newPage();
+  await openSignedOut(elsewhere, protocol, "/orders");
+  await signInWithPassword(elsewhere, user.email, before);
+  await expect(sessionArea(elsewhere)).toBeVisible();
 
   // Their own details, on the same page: a new name shows in the header at once.
   const details = page.getByRole("form", { name: "Your details" });
@@ -269,6 +276,16 @@ test("a user changes their password: the old one stops working, the new one work
   await form.getByLabel("New password").fill(after);
   await form.getByRole("button", { name: "Change password" }).click();
   await expect(form.getByRole("status")).toContainText("Password changed");
+  // This tab carries on under the new token: its calls and live views keep working.
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Orders" }).click();
+  await expect(liveBadge(page, "Orders feed")).toHaveText("Live");
+  await expect(page.getByRole("heading", { name: "Your orders" })).toBeVisible();
+  await expect(sessionArea(page)).toContainText(`Patricia ${unique}`);
+  // The other session ends at its next call.
+  await elsewhere.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Profile" }).click();
+  await expect(elsewhere.getByRole("status")).toContainText("password was changed");
+  await expect(sessionArea(elsewhere)).toHaveCount(0);
+  await context.close();
 
   await sessionArea(page).getByRole("button", { name: "Sign out" }).click();
   await signInWithPassword(page, user.email, before);

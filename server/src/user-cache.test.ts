@@ -16,6 +16,7 @@ function row(id: string, version: number, name = `v${version}`): UserRow {
     email: `${id}@example.com`,
     age: 30,
     role: "user",
+    sessionEpoch: 0,
     createTime: time,
     updateTime: time,
     version,

@@ -112,6 +112,8 @@ interface SharedEntry {
     role?: UserRow["role"];
     createTime: string;
     updateTime: string;
+    // Absent in entries written before session epochs: such an entry is read as a miss.
+    sessionEpoch?: number;
   };
 }
 
@@ -198,9 +200,11 @@ export function createUserCache(options: UserCacheOptions): UserCache {
       if (!raw) return undefined;
       const entry = JSON.parse(raw) as SharedEntry;
       if (entry.deleted || !entry.row || entry.version === undefined) return undefined;
+      if (entry.row.sessionEpoch === undefined) return undefined;
       return {
         ...entry.row,
         role: entry.row.role === "admin" ? "admin" : "user",
+        sessionEpoch: entry.row.sessionEpoch,
         version: entry.version,
         createTime: new Date(entry.row.createTime),
         updateTime: new Date(entry.row.updateTime),
@@ -223,6 +227,7 @@ export function createUserCache(options: UserCacheOptions): UserCache {
         role: row.role,
         createTime: row.createTime.toISOString(),
         updateTime: row.updateTime.toISOString(),
+        sessionEpoch: row.sessionEpoch,
       },
     };
     const args = [keyPrefix + row.id, row.version, JSON.stringify(entry), ttlMs] as const;

@@ -21,6 +21,9 @@ const maxTimerMs = 2 ** 31 - 1;
 export function App() {
   const [protocol, setProtocol] = useState<Protocol>(initialProtocol);
   const [session, setSession] = useState<Session | null>(null);
+  // Counts sign-ins: what is behind the sign-in remounts per sign-in, not per token (a
+  // password change renews the token and keeps the page as it is).
+  const [signIns, setSignIns] = useState(0);
   const [endReason, setEndReason] = useState<string>();
   const current = useRef<Session | null>(null);
   current.current = session;
@@ -46,6 +49,15 @@ export function App() {
   const updateUser = useCallback((user: User) => {
     setSession((s) => (s?.user?.id === user.id ? { ...s, user } : s));
   }, []);
+  const renew = useCallback((token: string, expiresAt: Date | undefined) => {
+    setSession((s) => {
+      if (!s) return s;
+      const next = { ...s, token, expiresAt };
+      // Calls still in flight with the old token that now fail must not sign this session out.
+      current.current = next;
+      return next;
+    });
+  }, []);
 
   // The token's own expiry signs out on time, even on a page that makes no calls.
   useEffect(() => {
@@ -68,6 +80,7 @@ export function App() {
         reason={endReason}
         onSignedIn={(s) => {
           setEndReason(undefined);
+          setSignIns((n) => n + 1);
           setSession(s);
         }}
       />
@@ -75,12 +88,13 @@ export function App() {
   }
   return (
     <SignedIn
-      key={session.token}
+      key={signIns}
       session={session}
       protocol={protocol}
       onProtocol={choose}
       signOut={signOut}
       updateUser={updateUser}
+      renew={renew}
       onUnauthenticated={onUnauthenticated}
     />
   );
@@ -92,17 +106,32 @@ interface SignedInProps {
   onProtocol(p: Protocol): void;
   signOut(reason?: string): void;
   updateUser(user: User): void;
+  renew(token: string, expiresAt: Date | undefined): void;
   onUnauthenticated(token: string, error: ConnectError): void;
 }
 
-/** Everything behind the sign-in: remounted per session, so no state or stream outlives one. */
-function SignedIn({ session, protocol, onProtocol, signOut, updateUser, onUnauthenticated }: SignedInProps) {
+/**
+ * Everything behind the sign-in: remounted per sign-in, so no state or stream outlives one.
+ * A renewed token rebuilds the API clients (api.tsx), and live views reconnect with it.
+ */
+function SignedIn({
+  session,
+  protocol,
+  onProtocol,
+  signOut,
+  updateUser,
+  renew,
+  onUnauthenticated,
+}: SignedInProps) {
   const { token } = session;
   const unauthenticated = useCallback(
     (error: ConnectError) => onUnauthenticated(token, error),
     [onUnauthenticated, token],
   );
-  const value = useMemo(() => ({ session, signOut, updateUser }), [session, signOut, updateUser]);
+  const value = useMemo(
+    () => ({ session, signOut, updateUser, renew }),
+    [session, signOut, updateUser, renew],
+  );
   return (
     <SessionProvider value={value}>
       <ApiProvider protocol={protocol} token={token} onUnauthenticated={unauthenticated}>

@@ -99,6 +99,11 @@ interface SessionState {
   signOut(reason?: string): void;
   /** The signed-in user changed their own details: the header shows the new name. */
   updateUser(user: User): void;
+  /**
+   * The signed-in user set their own password: every token issued before, this tab's
+   * included, has ended, and this session goes on with the one SetPassword answered.
+   */
+  renew(token: string, expiresAt: Date | undefined): void;
 }
 
 const SessionContext = createContext<SessionState | null>(null);

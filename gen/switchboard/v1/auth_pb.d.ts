@@ -38,8 +38,8 @@ export declare const SignInRequestSchema: GenMessage<SignInRequest>;
  */
 export declare type SignInResponse = Message<"switchboard.v1.SignInResponse"> & {
   /**
-   * A JWT (HS256) for the Authorization header. Keep it in memory; it cannot be revoked
-   * before expire_time except by deleting the user or rotating the server's key.
+   * A JWT (HS256) for the Authorization header. Keep it in memory; it ends at expire_time,
+   * when the user's password changes or the user is deleted, or when the server's key rotates.
    *
    * @generated from field: string token = 1;
    */
@@ -138,6 +138,18 @@ export declare const SetPasswordRequestSchema: GenMessage<SetPasswordRequest>;
  * @generated from message switchboard.v1.SetPasswordResponse
  */
 export declare type SetPasswordResponse = Message<"switchboard.v1.SetPasswordResponse"> & {
+  /**
+   * When callers set their own password: a new token, for the session that made the change
+   * (its own token ended with the others). Empty when an admin set someone else's.
+   *
+   * @generated from field: string token = 1;
+   */
+  token: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expire_time = 2;
+   */
+  expireTime?: Timestamp | undefined;
 };
 
 /**
@@ -177,7 +189,8 @@ export declare const AuthService: GenService<{
   },
   /**
    * SetPassword sets a user's password: a user sets their own (with current_password), an
-   * admin sets anyone's. A user without a password cannot sign in.
+   * admin sets anyone's. A user without a password cannot sign in. Every session the user had
+   * ends: tokens issued before the change are UNAUTHENTICATED from then on.
    *
    * @generated from rpc switchboard.v1.AuthService.SetPassword
    */

@@ -13,8 +13,9 @@ export type Authenticate = (authorization: string | null) => Promise<Principal>;
 
 /**
  * Turns an Authorization header into a Principal, or UNAUTHENTICATED. A session token is
- * checked against its user as stored now, so deleting a user or changing their role takes
- * effect at once on this instance and within the bus delay on the others, not at expiry.
+ * checked against its user as stored now, so deleting a user, changing their role or their
+ * password (which raises their session epoch) takes effect at once on this instance and
+ * within the bus delay on the others, not at expiry.
  */
 export function createAuthenticator({ tokens, findUser }: AuthenticatorDeps): Authenticate {
   return async (authorization) => {
@@ -35,6 +36,9 @@ export function createAuthenticator({ tokens, findUser }: AuthenticatorDeps): Au
     }
     const user = await findUser(claims.userId);
     if (!user) throw unauthenticated("the token's user no longer exists");
+    if (user.sessionEpoch !== claims.sessionEpoch) {
+      throw unauthenticated("the session has ended: the user's password was changed");
+    }
     return { userId: user.id, role: user.role, expiresAt: claims.expiresAt };
   };
 }

@@ -8,10 +8,11 @@ const tokens = createTokens({ signingKey: key, adminToken: "a".repeat(40), ttlSe
 
 test("an issued token verifies to its user, role and expiry", async () => {
   const before = Date.now();
-  const { token, expiresAt } = await tokens.issue("0190b6f6-0000-7000-8000-000000000001", "user");
+  const { token, expiresAt } = await tokens.issue("0190b6f6-0000-7000-8000-000000000001", "user", 3);
   const claims = await tokens.verify(token);
   assert.equal(claims.userId, "0190b6f6-0000-7000-8000-000000000001");
   assert.equal(claims.role, "user");
+  assert.equal(claims.sessionEpoch, 3);
   assert.equal(claims.expiresAt.getTime(), expiresAt.getTime());
   assert.ok(expiresAt.getTime() >= before + 3599_000 && expiresAt.getTime() <= Date.now() + 3600_000);
 });
@@ -24,7 +25,7 @@ async function rejects(token: string, message: RegExp) {
 }
 
 test("forged, tampered, unsigned and expired tokens are refused", async () => {
-  const { token } = await tokens.issue("u1", "user");
+  const { token } = await tokens.issue("u1", "user", 0);
   const [header, , signature] = token.split(".");
   const payload = Buffer.from(JSON.stringify({ sub: "u1", role: "admin", exp: 4102444800, iat: 1 })).toString(
     "base64url",
@@ -67,6 +68,21 @@ test("forged, tampered, unsigned and expired tokens are refused", async () => {
     .sign(key);
   await rejects(wrongAudience, /not valid/);
   await rejects("not-a-jwt", /not valid/);
+});
+
+test("a token's session epoch: issued into it, 0 when absent (tokens from before epochs), refused when not a count", async () => {
+  const signed = (claims: Record<string, unknown>) =>
+    new SignJWT({ role: "user", ...claims })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject("0190b6f6-0000-7000-8000-000000000002")
+      .setIssuer("switchboard")
+      .setAudience("switchboard")
+      .setIssuedAt()
+      .setExpirationTime("1h")
+      .sign(key);
+  assert.equal((await tokens.verify(await signed({}))).sessionEpoch, 0);
+  assert.equal((await tokens.verify(await signed({ sep: 7 }))).sessionEpoch, 7);
+  for (const sep of [-1, 1.5, "1", null]) await rejects(await signed({ sep }), /session epoch/);
 });
 
 test("the admin token is recognised exactly", () => {

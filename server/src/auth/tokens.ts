@@ -18,10 +18,13 @@ export interface TokenClaims {
   userId: string;
   role: Role;
   expiresAt: Date;
+  /** The user's session epoch when the token was issued (0 for tokens from before epochs). */
+  sessionEpoch: number;
 }
 
 export interface Tokens {
-  issue(userId: string, role: Role): Promise<IssuedToken>;
+  /** A token for `userId` under their current `sessionEpoch` (users.session_epoch). */
+  issue(userId: string, role: Role, sessionEpoch: number): Promise<IssuedToken>;
   /** The claims of a valid token; throws TokenError for a bad, forged or expired one. */
   verify(token: string): Promise<TokenClaims>;
   /** Whether a bearer value is the operator's admin token (constant time). */
@@ -54,7 +57,11 @@ export function createTokens(opts: {
       if (!payload.sub || !uuid.test(payload.sub) || payload.exp === undefined) {
         throw new TokenError("token has no valid subject");
       }
-      return { userId: payload.sub, role, expiresAt: new Date(payload.exp * 1000) };
+      const epoch = payload.sep === undefined ? 0 : payload.sep;
+      if (typeof epoch !== "number" || !Number.isSafeInteger(epoch) || epoch < 0) {
+        throw new TokenError("token has no valid session epoch");
+      }
+      return { userId: payload.sub, role, expiresAt: new Date(payload.exp * 1000), sessionEpoch: epoch };
     } catch (err) {
       if (err instanceof TokenError) throw err;
       if (err instanceof errors.JWTExpired) throw new TokenError("token expired");
@@ -63,9 +70,9 @@ export function createTokens(opts: {
     }
   };
   return {
-    async issue(userId, role) {
+    async issue(userId, role, sessionEpoch) {
       const expiresAt = new Date(Math.floor(Date.now() / 1000 + opts.ttlSeconds) * 1000);
-      const token = await new SignJWT({ role })
+      const token = await new SignJWT({ role, sep: sessionEpoch })
         .setProtectedHeader({ alg: "HS256", typ: "JWT" })
         .setSubject(userId)
         .setIssuer(issuer)

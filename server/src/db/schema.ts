@@ -36,6 +36,9 @@ export const users = pgTable(
       .default("user"),
     // scrypt, self-describing (see passwords.ts); null: the user cannot sign in.
     passwordHash: text("password_hash"),
+    // Raised by every password change; a session token carries the value it was issued
+    // under, so a change ends every session issued before it.
+    sessionEpoch: integer("session_epoch").notNull().default(0),
   },
   (t) => [check("users_role_check", sql`${t.role} in ('user', 'admin')`)],
 );

@@ -35,7 +35,11 @@ export function createAuthService({
         throw unauthenticated(wrongCredentials);
       }
       if (!(await verifyPassword(req.password, found.passwordHash))) throw unauthenticated(wrongCredentials);
-      const { token, expiresAt } = await tokens.issue(found.user.id, found.user.role);
+      const { token, expiresAt } = await tokens.issue(
+        found.user.id,
+        found.user.role,
+        found.user.sessionEpoch,
+      );
       return { token, expireTime: timestampFromDate(expiresAt), user: userToMessage(found.user) };
     },
 
@@ -64,8 +68,13 @@ export function createAuthService({
       const hash = await hashPassword(req.newPassword);
       const row = await withDeadline(db, ctx, (tx) => store.setPasswordHash(tx, userId, hash));
       if (!row) throw new ConnectError(`user ${userId} not found`, Code.NotFound);
+      // The change raised the user's session epoch: every token issued before it, the
+      // caller's own included, is refused from now on (authenticate.ts).
       await userCache.updated(row);
-      return {};
+      if (principal.userId !== row.id) return {};
+      // Callers who set their own password keep this session, under a new token.
+      const { token, expiresAt } = await tokens.issue(row.id, row.role, row.sessionEpoch);
+      return { token, expireTime: timestampFromDate(expiresAt) };
     },
   };
 }

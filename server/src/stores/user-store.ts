@@ -141,7 +141,13 @@ export async function setPasswordHash(
 ): Promise<UserRow | undefined> {
   const [row] = await db
     .update(users)
-    .set({ passwordHash, version: sql`${users.version} + 1`, updateTime: sql`now()` })
+    .set({
+      passwordHash,
+      // Every session issued before the change ends (authenticate.ts compares the epochs).
+      sessionEpoch: sql`${users.sessionEpoch} + 1`,
+      version: sql`${users.version} + 1`,
+      updateTime: sql`now()`,
+    })
     .where(eq(users.id, id))
     .returning(userColumns);
   return row;

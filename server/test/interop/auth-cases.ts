@@ -75,13 +75,20 @@ export interface AuthOutcomes {
   };
   SetPassword: {
     userId: string;
-    /** The user changes their own password (no user_id, with current_password). */
-    changed: Json;
+    /** The user changes their own password (no user_id, with current_password): a new token. */
+    changed: { token: string; expireTime: unknown };
+    /** GetSession with the token that made the change: that session ended with the others. */
+    oldSession: Failure;
+    /** GetSession with the token the change answered. */
+    newSession: Session;
     oldPassword: Failure;
     withNew: SignedIn;
+    /** SetPassword again, on the new token, with a wrong current_password. */
     wrongCurrent: Failure;
-    /** The admin sets it for the user (user_id, no current_password). */
-    byAdmin: Json;
+    /** The admin sets it for the user (user_id, no current_password): no token. */
+    byAdmin: { token?: string; expireTime?: unknown };
+    /** GetSession with the user's token from before the admin's change. */
+    afterAdmin: Failure;
     withAdminSet: SignedIn;
   };
   NoToken: {
@@ -160,15 +167,17 @@ const run: { [C in AuthCase]: (c: AuthCaseClients, tag: string) => Promise<AuthO
     const email = `set-password@${tag}.example`;
     const { id: userId } = await newUser(c.client, email, "old-password");
     const { token } = await signIn(c, email, "old-password");
-    const user = c.as(token);
-    const changed = await user.unary(authProcedures.SetPassword, {
+    const changed = (await c.as(token).unary(authProcedures.SetPassword, {
       current_password: "old-password",
       new_password: "new-password",
-    });
+    })) as unknown as { token: string; expireTime: unknown };
+    const oldSession = await rpcFailure(getSession(c.as(token)));
+    const renewed = c.as(changed.token);
+    const newSession = await getSession(renewed);
     const oldPassword = await rpcFailure(signIn(c, email, "old-password"));
     const withNew = await signIn(c, email, "new-password");
     const wrongCurrent = await rpcFailure(
-      user.unary(authProcedures.SetPassword, {
+      renewed.unary(authProcedures.SetPassword, {
         current_password: "old-password",
         new_password: "third-password",
       }),
@@ -177,8 +186,20 @@ const run: { [C in AuthCase]: (c: AuthCaseClients, tag: string) => Promise<AuthO
       user_id: userId,
       new_password: "admin-set-password",
     });
+    const afterAdmin = await rpcFailure(getSession(c.as(withNew.token)));
     const withAdminSet = await signIn(c, email, "admin-set-password");
-    return { userId, changed, oldPassword, withNew, wrongCurrent, byAdmin, withAdminSet };
+    return {
+      userId,
+      changed,
+      oldSession,
+      newSession,
+      oldPassword,
+      withNew,
+      wrongCurrent,
+      byAdmin,
+      afterAdmin,
+      withAdminSet,
+    };
   },
 
   async NoToken(c) {
@@ -219,12 +240,17 @@ function epochSeconds(ts: unknown): number {
 
 /** A session from SignIn: a JWT (HS256) for this user that expires TOKEN_TTL_SECONDS from now. */
 function assertSignedIn(s: SignedIn, userId: string): void {
+  assertToken(s, userId);
+  assert.equal(s.user.id, userId);
+}
+
+/** A session token for `userId` and its expiry, as SignIn and SetPassword answer them. */
+function assertToken(s: { token: string; expireTime: unknown }, userId: string): void {
   const parts = s.token.split(".");
   assert.equal(parts.length, 3, `a JWT: ${s.token}`);
   const [header, payload] = parts.slice(0, 2).map((p) => JSON.parse(Buffer.from(p, "base64url").toString()));
   assert.equal(header.alg, "HS256");
   assert.equal(payload.sub, userId, "the token names the user");
-  assert.equal(s.user.id, userId);
   const ttl = epochSeconds(s.expireTime) - Date.now() / 1000;
   assert.ok(ttl > tokenTtlSeconds - 600 && ttl <= tokenTtlSeconds + 60, `expires in ${ttl} s`);
 }
@@ -259,11 +285,17 @@ const check: { [C in AuthCase]: (o: AuthOutcomes[C]) => void } = {
   },
 
   SetPassword(o) {
-    assert.deepEqual(o.changed, {});
+    // The change answers a new token for the session that made it, under the next epoch.
+    assertToken(o.changed, o.userId);
+    assertFailure(o.oldSession, "unauthenticated", /password was changed/);
+    assert.equal(o.newSession.user?.id, o.userId);
     assertFailure(o.oldPassword, "unauthenticated", wrongCredentials);
     assertSignedIn(o.withNew, o.userId);
     assertFailure(o.wrongCurrent, "permission_denied", /current_password/);
-    assert.deepEqual(o.byAdmin, {});
+    // An admin setting it gets no token, and the user's sessions end.
+    // (proto3 JSON leaves the empty fields out; grpc-js's proto-loader fills in defaults.)
+    assert.ok(!o.byAdmin.token && o.byAdmin.expireTime == null, JSON.stringify(o.byAdmin));
+    assertFailure(o.afterAdmin, "unauthenticated", /password was changed/);
     assertSignedIn(o.withAdminSet, o.userId);
   },
 

@@ -225,7 +225,87 @@ describe("sign-in", () => {
     assert.equal(claims.exp, Number(expireTime?.seconds));
     assert.equal(user?.role, Role.USER);
     assert.ok(!JSON.stringify(claims).includes(bob.password));
-    assert.deepEqual(Object.keys(claims).sort(), ["aud", "exp", "iat", "iss", "role", "sub"]);
+    assert.deepEqual(Object.keys(claims).sort(), ["aud", "exp", "iat", "iss", "role", "sep", "sub"]);
+  });
+});
+
+describe("a password change ends the user's sessions", () => {
+  for (const protocol of connectAndGrpc) {
+    test(`over ${protocol}: the changing session gets a new token; every earlier token is UNAUTHENTICATED`, async () => {
+      const carol = await createSignedInUser(server.url, { name: "Carol" });
+      const { token: otherSession } = await clientFor(AuthService, server.url, protocol, null).signIn({
+        email: carol.user.email,
+        password: carol.password,
+      });
+      const newPassword = `new-${randomUUID()}`;
+      const changed = await clientFor(AuthService, server.url, protocol, carol.token).setPassword({
+        currentPassword: carol.password,
+        newPassword,
+      });
+      assert.ok(changed.token, "a token for the session that made the change");
+      assert.ok(changed.expireTime && Number(changed.expireTime.seconds) * 1000 > Date.now());
+      for (const [what, token] of [
+        ["the token that made the change", carol.token],
+        ["another session's token", otherSession],
+      ] as const) {
+        const err = await expectCode(
+          clientFor(AuthService, server.url, protocol, token).getSession({}),
+          Code.Unauthenticated,
+          what,
+        );
+        assert.match(err.rawMessage, /password was changed/);
+      }
+      const session = await clientFor(AuthService, server.url, protocol, changed.token).getSession({});
+      assert.equal(session.user?.id, carol.user.id);
+      // Only the new password signs in.
+      const auth = clientFor(AuthService, server.url, protocol, null);
+      await expectCode(
+        auth.signIn({ email: carol.user.email, password: carol.password }),
+        Code.Unauthenticated,
+      );
+      const again = await auth.signIn({ email: carol.user.email, password: newPassword });
+      assert.equal(again.user?.id, carol.user.id);
+
+      // An admin setting Carol's password ends her sessions too; the admin gets no token.
+      const byAdmin = await clientFor(AuthService, server.url, protocol).setPassword({
+        userId: carol.user.id,
+        newPassword: `admin-set-${randomUUID()}`,
+      });
+      assert.equal(byAdmin.token, "");
+      assert.equal(byAdmin.expireTime, undefined);
+      for (const token of [changed.token, again.token]) {
+        await expectCode(
+          clientFor(UserService, server.url, protocol, token).getUser({ id: carol.user.id }),
+          Code.Unauthenticated,
+          "a session from before the admin's change",
+        );
+      }
+      // Nobody else's session is touched.
+      const bobs = await clientFor(AuthService, server.url, protocol, bob.token).getSession({});
+      assert.equal(bobs.user?.id, bob.user.id);
+    });
+  }
+
+  test("the epoch a token was issued under is in its claims, and a forged epoch does not sign", async () => {
+    const dave = await createSignedInUser(server.url, { name: "Dave" });
+    assert.equal(claimsOf(dave.token).sep, 0);
+    const { token } = await clientFor(AuthService, server.url, "grpc", dave.token).setPassword({
+      currentPassword: dave.password,
+      newPassword: `new-${randomUUID()}`,
+    });
+    assert.equal(claimsOf(token).sep, 1);
+    // Raising the epoch of an old token by hand breaks its signature.
+    await expectCode(
+      clientFor(
+        AuthService,
+        server.url,
+        "grpc",
+        tamperedToken(dave.token, (c) => {
+          c.sep = 1;
+        }),
+      ).getSession({}),
+      Code.Unauthenticated,
+    );
   });
 });
 

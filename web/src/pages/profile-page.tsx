@@ -1,3 +1,4 @@
+import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type FormEvent, useEffect, useId, useState } from "react";
 import type { User } from "../../../gen/switchboard/v1/user_pb.js";
@@ -139,6 +140,7 @@ function initials(name: string): string {
 /** AuthService.SetPassword for the caller's own account: the current password, then the new one. */
 function ChangePasswordForm() {
   const api = useApi();
+  const { renew } = useSession();
   const id = useId();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
@@ -156,10 +158,12 @@ function ChangePasswordForm() {
     setBusy(true);
     setErrors({ fields: {} });
     try {
-      await api.auth.setPassword({ currentPassword: current, newPassword: next });
+      const res = await api.auth.setPassword({ currentPassword: current, newPassword: next });
       setCurrent("");
       setNext("");
-      setNotice({ kind: "ok", text: "Password changed. Use it the next time you sign in." });
+      // Every earlier token has ended, this tab's too: carry on with the new one.
+      if (res.token) renew(res.token, res.expireTime ? timestampDate(res.expireTime) : undefined);
+      setNotice({ kind: "ok", text: "Password changed. Your other sessions have been signed out." });
     } catch (err) {
       const error = ConnectError.from(err);
       if (error.code === Code.PermissionDenied && /current_password/.test(error.rawMessage)) {
@@ -206,7 +210,7 @@ function ChangePasswordForm() {
       {field("current_password", "Current password", current, setCurrent)}
       {field("new_password", "New password", next, setNext)}
       <p className="field-hint muted">
-        8 to 128 characters. Sessions already signed in elsewhere stay signed in until they expire.
+        8 to 128 characters. Changing it signs out every other session you have.
       </p>
       {errors.form && (
         <p role="alert" className="alert">

@@ -60,14 +60,20 @@ def set_password_case(c, other, tag):
     user = c.as_token(sign_in(c, email, "old-password")["token"])
     changed = as_dict(user.call(AUTH + "SetPassword", current_password="old-password",
                                 new_password="new-password"))
+    # The token that made the change ended with the others; the answer carries a new one.
+    old_session = failure(lambda: get_session(user))
+    renewed = c.as_token(changed["token"])
+    new_session = get_session(renewed)
     old_password = failure(lambda: sign_in(c, email, "old-password"))
     with_new = sign_in(c, email, "new-password")
-    wrong_current = failure(lambda: user.call(AUTH + "SetPassword", current_password="old-password",
-                                              new_password="third-password"))
+    wrong_current = failure(lambda: renewed.call(AUTH + "SetPassword", current_password="old-password",
+                                                 new_password="third-password"))
     by_admin = as_dict(c.call(AUTH + "SetPassword", user_id=user_id, new_password="admin-set-password"))
+    after_admin = failure(lambda: get_session(c.as_token(with_new["token"])))
     with_admin_set = sign_in(c, email, "admin-set-password")
-    return {"user_id": user_id, "changed": changed, "old_password": old_password,
-            "with_new": with_new, "wrong_current": wrong_current, "by_admin": by_admin,
+    return {"user_id": user_id, "changed": changed, "old_session": old_session,
+            "new_session": new_session, "old_password": old_password, "with_new": with_new,
+            "wrong_current": wrong_current, "by_admin": by_admin, "after_admin": after_admin,
             "with_admin_set": with_admin_set}
 
 

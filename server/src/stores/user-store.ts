@@ -98,7 +98,7 @@ function prepareInsertUsers(db: Db) {
   return db
     .insert(users)
     .select(sql`
-      select u.id, u.name, u.email, u.age, now(), now(), 1, u.role, u.password_hash
+      select u.id, u.name, u.email, u.age, now(), now(), 1, u.role, u.password_hash, 0
       from unnest(
         ${sql.placeholder("ids")}::uuid[], ${sql.placeholder("names")}::text[],
         ${sql.placeholder("emails")}::text[], ${sql.placeholder("ages")}::int[],

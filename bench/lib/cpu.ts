@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, cpus } from "node:os";
 
 /**
  * CPU pinning with `taskset`: the server under test (and each reference server) on core 0,
@@ -62,7 +62,8 @@ export function pinDatabase(pinning: Pinning, backendPid: number): DatabasePin {
   if (postmaster === undefined || processName(postmaster) !== "postgres") {
     return unpinned("not a local server");
   }
-  const all = `0-${availableParallelism() - 1}`;
+  // Every CPU the machine has, not only those this process may use (it may run under taskset).
+  const all = `0-${cpus().length - 1}`;
   const setAll = (cpus: string) => {
     let ok = true;
     for (const pid of [postmaster, ...childrenOf(postmaster)]) {
@@ -79,6 +80,13 @@ export function pinDatabase(pinning: Pinning, backendPid: number): DatabasePin {
     setAll(all);
   };
   process.once("exit", release);
+  // Node runs no 'exit' handlers when a signal ends it: give the cores back, then end as it would.
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(signal, () => {
+      release();
+      process.kill(process.pid, signal);
+    });
+  }
   return { note: "PostgreSQL on core 1 with the load (its postmaster and backends, taskset)", release };
 }
 

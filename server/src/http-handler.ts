@@ -19,6 +19,7 @@ import { errorInterceptor } from "./interceptors/errors.ts";
 import { metricsInterceptor } from "./interceptors/metrics.ts";
 import { rateLimitInterceptor } from "./interceptors/rate-limit.ts";
 import { requestLogInterceptor } from "./interceptors/request-log.ts";
+import { createSessionRevocation } from "./interceptors/session-revocation.ts";
 import { shutdownInterceptor } from "./interceptors/shutdown.ts";
 import { createStreamLimiter } from "./interceptors/stream-limits.ts";
 import { tracingInterceptor } from "./interceptors/tracing.ts";
@@ -72,7 +73,10 @@ export function createHttpHandler(ctx: AppContext, opts: HttpHandlerOptions): Ht
     errorInterceptor(ctx.logger),
     shutdownInterceptor(opts.shutdownSignal),
     deadlineInterceptor(),
-    authInterceptor(ctx.authenticate),
+    authInterceptor(
+      ctx.authenticate,
+      createSessionRevocation(ctx.authenticate, (listener) => ctx.userCache.onChange(listener)),
+    ),
     rateLimitInterceptor({ ...ctx.rateLimits, addressOf }),
     userCallLimitInterceptor({ perUser: config.maxCallsPerUser, queued: config.maxQueuedCallsPerUser }),
     streamLimits.interceptor,

@@ -53,6 +53,11 @@ export interface UserCache {
   deleted(id: string): Promise<void>;
   /** Applies a change to the in-process tier only; what a change signal from the bus does. */
   invalidate(change: UserChange): void;
+  /**
+   * Calls `listener` with the id of each user that changed, on this instance or (through the
+   * bus) another, once the change is applied here. Returns the function that stops it.
+   */
+  onChange(listener: (id: string) => void): () => void;
   /** The in-process entry of a user, without touching its recency (tests, diagnostics). */
   peek(id: string): UserRow | undefined;
   stats(): Readonly<UserCacheStats>;
@@ -178,7 +183,14 @@ export function createUserCache(options: UserCacheOptions): UserCache {
    * Applies a change here. `own`: this instance made it, so it records a floor even for a user
    * it holds nothing of (it may hold the user next); a signal only lowers what is already held.
    */
+  const listeners = new Set<(id: string) => void>();
+
   function apply(change: UserChange, own: boolean): void {
+    applyToSlots(change, own);
+    for (const listener of listeners) listener(change.id);
+  }
+
+  function applyToSlots(change: UserChange, own: boolean): void {
     const version = "deleted" in change ? deletedVersion : change.version;
     for (const read of pending.get(change.id) ?? []) read.minVersion = Math.max(read.minVersion, version);
     // A read under way began before this change: later readers must not join it.
@@ -341,6 +353,11 @@ export function createUserCache(options: UserCacheOptions): UserCache {
       await tombstoneShared(id);
       apply({ id, deleted: true }, true);
       await signal({ id, deleted: true });
+    },
+
+    onChange(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
 
     invalidate(change) {

@@ -4,6 +4,7 @@ import { Access, access, acting_user } from "../../../gen/switchboard/v1/access_
 import type { Authenticate } from "../auth/authenticate.ts";
 import { isAdmin, type Principal, principalKey } from "../auth/principal.ts";
 import { checkEachMessage } from "./each-message.ts";
+import type { SessionRevocation } from "./session-revocation.ts";
 
 /** The standard services, which probes and tools call without credentials. */
 const publicServices = new Set([
@@ -24,7 +25,7 @@ interface Policy {
  * (switchboard.v1.acting_user) may name only the caller unless the caller is an admin. The
  * caller is put in the call's context for the services, whose stores scope rows by owner.
  */
-export function authInterceptor(authenticate: Authenticate): Interceptor {
+export function authInterceptor(authenticate: Authenticate, revocation?: SessionRevocation): Interceptor {
   const policies = new Map<DescMethod, Policy>();
   const policyOf = (method: DescMethod): Policy => {
     let policy = policies.get(method);
@@ -41,14 +42,19 @@ export function authInterceptor(authenticate: Authenticate): Interceptor {
   return (next) => async (req) => {
     const policy = policyOf(req.method);
     if (policy.access === Access.PUBLIC) return next(req);
-    const principal = await authenticate(req.header.get("authorization"));
+    const authorization = req.header.get("authorization");
+    const principal = await authenticate(authorization);
     if (policy.access === Access.ADMIN && !isAdmin(principal)) {
       throw new ConnectError(`${req.method.name} is for admins`, Code.PermissionDenied);
     }
     req.contextValues.set(principalKey, principal);
     const field = policy.actingField;
-    if (!field || isAdmin(principal)) return next(req);
-    return next(checkEachMessage(req, (m) => checkActing(field, m, principal)));
+    const res = await (!field || isAdmin(principal)
+      ? next(req)
+      : next(checkEachMessage(req, (m) => checkActing(field, m, principal))));
+    // A stream outlives the check at its start: it ends when the user's session does.
+    if (!res.stream || !revocation || principal.userId === undefined) return res;
+    return { ...res, message: revocation.guard(principal.userId, authorization, res.message) };
   };
 }
 

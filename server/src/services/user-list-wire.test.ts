@@ -77,3 +77,10 @@ test("a message over writeMaxBytes is RESOURCE_EXHAUSTED, worded as connect-node
       err.rawMessage === `message size ${size} is larger than configured writeMaxBytes ${size - 1}`,
   );
 });
+
+test("an infinite timestamp (PostgreSQL's 'infinity') is an error, not a hang", () => {
+  assert.throws(
+    () => encodeListUsersEnvelopes([{ ...base, createMs: Number.POSITIVE_INFINITY }], 1 << 30),
+    /cannot be encoded/,
+  );
+});

@@ -132,6 +132,8 @@ class PageWriter {
 
   /** A google.protobuf.Timestamp of epoch milliseconds, as protobuf-es's timestampFromMs makes it. */
   timestamp(fieldNo: number, ms: number): void {
+    // PostgreSQL's 'infinity' timestamps come back as ±Infinity: no Timestamp can hold them.
+    if (!Number.isFinite(ms)) throw new Error(`a timestamp of ${ms} cannot be encoded`);
     this.ensure(30);
     this.tag(fieldNo, wireLen);
     const seconds = Math.floor(ms / 1000);

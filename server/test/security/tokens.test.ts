@@ -5,10 +5,12 @@ import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
 import { Code } from "@connectrpc/connect";
+import { createWritableIterable } from "@connectrpc/connect/protocol";
 import { sql } from "drizzle-orm";
 import { Health, HealthCheckResponse_ServingStatus } from "../../../gen/grpc/health/v1/health_pb.js";
 import { ServerReflection } from "../../../gen/grpc/reflection/v1/reflection_pb.js";
 import { AuthService } from "../../../gen/switchboard/v1/auth_pb.js";
+import { ChatService } from "../../../gen/switchboard/v1/chat_pb.js";
 import { Role, UserSchema, UserService } from "../../../gen/switchboard/v1/user_pb.js";
 import { createSignedInUser, type SignedInUser, testAdminToken } from "../support/auth.ts";
 import { clientFor, collect, type ProtocolName, streamOf } from "../support/clients.ts";
@@ -283,6 +285,53 @@ describe("a password change ends the user's sessions", () => {
       // Nobody else's session is touched.
       const bobs = await clientFor(AuthService, server.url, protocol, bob.token).getSession({});
       assert.equal(bobs.user?.id, bob.user.id);
+    });
+  }
+
+  for (const protocol of ["grpc", "connect-binary-h2c"] as const) {
+    test(`over ${protocol}: streams open under an ended session end UNAUTHENTICATED (a password change, a deletion)`, async () => {
+      const erin = await createSignedInUser(server.url, { name: "Erin" });
+      const room = `revoked-${protocol}-${randomUUID().slice(0, 8)}`;
+      const chat = clientFor(ChatService, server.url, protocol, erin.token);
+      // A live Subscribe, shown to be open by a message it receives.
+      const messages = chat.subscribe({ room, afterSequence: 0n })[Symbol.asyncIterator]();
+      await chat.sendMessage({ room, content: "hello" });
+      assert.equal((await messages.next()).value?.message?.content, "hello");
+      // A bidi Chat, open too.
+      const outgoing = createWritableIterable<{ room: string; content: string }>();
+      const bidi = chat.chat(outgoing)[Symbol.asyncIterator]();
+      void outgoing.write({ room, content: "from the stream" });
+      assert.equal((await bidi.next()).value?.message?.content, "from the stream");
+      assert.equal((await messages.next()).value?.message?.content, "from the stream");
+
+      await clientFor(AuthService, server.url, "grpc").setPassword({
+        userId: erin.user.id,
+        newPassword: `reset-${randomUUID()}`,
+      });
+      for (const [what, stream] of [
+        ["Subscribe", messages],
+        ["Chat", bidi],
+      ] as const) {
+        const err = await expectCode(
+          stream.next(),
+          Code.Unauthenticated,
+          `${what} after the password change`,
+        );
+        assert.match(err.rawMessage, /password was changed/);
+      }
+      outgoing.close();
+
+      // Deleting a user ends their streams the same way.
+      const frank = await createSignedInUser(server.url, { name: "Frank" });
+      const franks = clientFor(ChatService, server.url, protocol, frank.token);
+      const live = franks.subscribe({ room, afterSequence: 0n })[Symbol.asyncIterator]();
+      await franks.sendMessage({ room, content: "still here" });
+      for (;;) {
+        const { value } = await live.next();
+        if (value?.message?.content === "still here") break;
+      }
+      await clientFor(UserService, server.url, "grpc").deleteUser({ id: frank.user.id });
+      await expectCode(live.next(), Code.Unauthenticated, "Subscribe after the deletion");
     });
   }
 

@@ -1,3 +1,4 @@
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import type { ConnectError } from "@connectrpc/connect";
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { User } from "../../gen/switchboard/v1/user_pb.js";
@@ -12,7 +13,14 @@ import { SignInPage } from "./pages/sign-in-page.tsx";
 import { UsersPage } from "./pages/users-page.tsx";
 import { initialProtocol, type Protocol, protocols, saveProtocol } from "./protocol.ts";
 import { Link, navigate, usePath } from "./router.tsx";
-import { isAdmin, roleLabel, type Session, SessionProvider, useSession } from "./session.tsx";
+import {
+  isAdmin,
+  roleLabel,
+  type Session,
+  SessionProvider,
+  type SessionState,
+  useSession,
+} from "./session.tsx";
 import { rememberUser } from "./user-names.ts";
 
 /** setTimeout's longest delay; a session longer than that is checked again when it fires. */
@@ -39,9 +47,11 @@ export function App() {
   }, []);
   // A call answered UNAUTHENTICATED: the token expired, its user was deleted, or the server's
   // key changed. Only the session that made the call ends (not one signed in since).
+  // The token whose user is setting their own password: its refusals are expected.
+  const renewingToken = useRef<string | null>(null);
   const onUnauthenticated = useCallback(
     (token: string, error: ConnectError) => {
-      if (current.current?.token !== token) return;
+      if (current.current?.token !== token || renewingToken.current === token) return;
       signOut(`Your session has ended (${error.rawMessage}). Sign in again.`);
     },
     [signOut],
@@ -49,15 +59,29 @@ export function App() {
   const updateUser = useCallback((user: User) => {
     setSession((s) => (s?.user?.id === user.id ? { ...s, user } : s));
   }, []);
-  const renew = useCallback((token: string, expiresAt: Date | undefined) => {
-    setSession((s) => {
-      if (!s) return s;
-      const next = { ...s, token, expiresAt };
-      // Calls still in flight with the old token that now fail must not sign this session out.
-      current.current = next;
-      return next;
-    });
-  }, []);
+  const renewing = useCallback(
+    async <T extends { token: string; expireTime?: Timestamp }>(setPassword: () => Promise<T>) => {
+      const old = current.current;
+      renewingToken.current = old?.token ?? null;
+      try {
+        const res = await setPassword();
+        if (res.token && old && current.current === old) {
+          const next = {
+            ...old,
+            token: res.token,
+            expiresAt: res.expireTime && timestampDate(res.expireTime),
+          };
+          // Calls still in flight with the old token that now fail must not sign this session out.
+          current.current = next;
+          setSession(next);
+        }
+        return res;
+      } finally {
+        renewingToken.current = null;
+      }
+    },
+    [],
+  );
 
   // The token's own expiry signs out on time, even on a page that makes no calls.
   useEffect(() => {
@@ -94,7 +118,7 @@ export function App() {
       onProtocol={choose}
       signOut={signOut}
       updateUser={updateUser}
-      renew={renew}
+      renewing={renewing}
       onUnauthenticated={onUnauthenticated}
     />
   );
@@ -106,7 +130,7 @@ interface SignedInProps {
   onProtocol(p: Protocol): void;
   signOut(reason?: string): void;
   updateUser(user: User): void;
-  renew(token: string, expiresAt: Date | undefined): void;
+  renewing: SessionState["renewing"];
   onUnauthenticated(token: string, error: ConnectError): void;
 }
 
@@ -120,7 +144,7 @@ function SignedIn({
   onProtocol,
   signOut,
   updateUser,
-  renew,
+  renewing,
   onUnauthenticated,
 }: SignedInProps) {
   const { token } = session;
@@ -129,8 +153,8 @@ function SignedIn({
     [onUnauthenticated, token],
   );
   const value = useMemo(
-    () => ({ session, signOut, updateUser, renew }),
-    [session, signOut, updateUser, renew],
+    () => ({ session, signOut, updateUser, renewing }),
+    [session, signOut, updateUser, renewing],
   );
   return (
     <SessionProvider value={value}>

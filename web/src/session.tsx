@@ -1,4 +1,4 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
+import { type Timestamp, timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError, createClient, type Interceptor } from "@connectrpc/connect";
 import { createContext, type ReactNode, useContext } from "react";
 import { AuthService } from "../../gen/switchboard/v1/auth_pb.js";
@@ -93,17 +93,18 @@ export async function signInWithToken(protocol: Protocol, token: string): Promis
   };
 }
 
-interface SessionState {
+export interface SessionState {
   session: Session;
   /** Forgets the token and everything fetched with it; the sign-in screen shows `reason`. */
   signOut(reason?: string): void;
   /** The signed-in user changed their own details: the header shows the new name. */
   updateUser(user: User): void;
   /**
-   * The signed-in user set their own password: every token issued before, this tab's
-   * included, has ended, and this session goes on with the one SetPassword answered.
+   * Runs `setPassword` (the signed-in user setting their own password): every token issued
+   * before, this tab's included, ends, and this session goes on with the one it answers.
+   * Meanwhile the server ends this tab's open streams UNAUTHENTICATED: that does not sign out.
    */
-  renew(token: string, expiresAt: Date | undefined): void;
+  renewing<T extends { token: string; expireTime?: Timestamp }>(setPassword: () => Promise<T>): Promise<T>;
 }
 
 const SessionContext = createContext<SessionState | null>(null);

@@ -1,4 +1,3 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { type ComponentProps, type FormEvent, type ReactNode, useId, useState } from "react";
 import { Role, type User } from "../../../gen/switchboard/v1/user_pb.js";
 import { useApi } from "../api.tsx";
@@ -24,7 +23,7 @@ type Key = "name" | "email" | "age" | "password";
 /** Create, or edit with an update mask of the changed fields and the version it was read at. */
 export function UserForm({ editing, admin, title, onSaved, onCancel }: UserFormProps) {
   const api = useApi();
-  const { renew } = useSession();
+  const { session, renewing } = useSession();
   const id = useId();
   const [name, setName] = useState(editing?.name ?? "");
   const [email, setEmail] = useState(editing?.email ?? "");
@@ -58,9 +57,10 @@ export function UserForm({ editing, admin, title, onSaved, onCancel }: UserFormP
         }
         if (admin && password) {
           try {
-            const set = await api.auth.setPassword({ userId: editing.id, newPassword: password });
-            // An admin who set their own password goes on under the new token (every earlier one ended).
-            if (set.token) renew(set.token, set.expireTime ? timestampDate(set.expireTime) : undefined);
+            const setPassword = () => api.auth.setPassword({ userId: editing.id, newPassword: password });
+            // Admins setting their own password go on under the new token (every earlier one ends).
+            if (editing.id === session.user?.id) await renewing(setPassword);
+            else await setPassword();
           } catch (err) {
             const { fields, form } = formErrors(err);
             const message = fields.new_password ?? form ?? "The password was not set.";

@@ -1,4 +1,3 @@
-import { timestampDate } from "@bufbuild/protobuf/wkt";
 import { Code, ConnectError } from "@connectrpc/connect";
 import { type FormEvent, useEffect, useId, useState } from "react";
 import type { User } from "../../../gen/switchboard/v1/user_pb.js";
@@ -140,7 +139,7 @@ function initials(name: string): string {
 /** AuthService.SetPassword for the caller's own account: the current password, then the new one. */
 function ChangePasswordForm() {
   const api = useApi();
-  const { renew } = useSession();
+  const { renewing } = useSession();
   const id = useId();
   const [current, setCurrent] = useState("");
   const [next, setNext] = useState("");
@@ -158,11 +157,10 @@ function ChangePasswordForm() {
     setBusy(true);
     setErrors({ fields: {} });
     try {
-      const res = await api.auth.setPassword({ currentPassword: current, newPassword: next });
+      // Every earlier token ends, this tab's too: it carries on with the new one.
+      await renewing(() => api.auth.setPassword({ currentPassword: current, newPassword: next }));
       setCurrent("");
       setNext("");
-      // Every earlier token has ended, this tab's too: carry on with the new one.
-      if (res.token) renew(res.token, res.expireTime ? timestampDate(res.expireTime) : undefined);
       setNotice({ kind: "ok", text: "Password changed. Your other sessions have been signed out." });
     } catch (err) {
       const error = ConnectError.from(err);

@@ -54,7 +54,8 @@ export function authInterceptor(authenticate: Authenticate, revocation?: Session
       : next(checkEachMessage(req, (m) => checkActing(field, m, principal))));
     // A stream outlives the check at its start: it ends when the user's session does.
     if (!res.stream || !revocation || principal.userId === undefined) return res;
-    return { ...res, message: revocation.guard(principal.userId, authorization, res.message) };
+    const { userId, role } = principal;
+    return { ...res, message: revocation.guard({ userId, role }, authorization, res.message) };
   };
 }
 

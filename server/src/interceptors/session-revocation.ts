@@ -1,5 +1,8 @@
 import { Code, ConnectError } from "@connectrpc/connect";
 import type { Authenticate } from "../auth/authenticate.ts";
+import type { Role } from "../db/schema.ts";
+
+const roleChanged = "the caller's role changed while the stream was open; open it again";
 
 /**
  * Ends the open streams of sessions that have ended. A call is authenticated when it starts,
@@ -7,11 +10,16 @@ import type { Authenticate } from "../auth/authenticate.ts";
  * (and in a bidi stream, sending) after the user's password changed or the user was deleted.
  * On each change to a user (this instance's or, through the bus, another's), that user's open
  * streams authenticate again with the header they started with; those refused end with that
- * UNAUTHENTICATED answer.
+ * UNAUTHENTICATED answer. A stream whose caller's role changed ends ABORTED: what it may see
+ * was decided at its start, and a client that opens it again gets what the new role allows.
  */
 export interface SessionRevocation {
   /** `messages`, ending with UNAUTHENTICATED once `authorization` no longer authenticates. */
-  guard<T>(userId: string, authorization: string | null, messages: AsyncIterable<T>): AsyncIterable<T>;
+  guard<T>(
+    principal: { userId: string; role: Role },
+    authorization: string | null,
+    messages: AsyncIterable<T>,
+  ): AsyncIterable<T>;
   /** Streams being watched (tests, diagnostics). */
   watched(): number;
 }
@@ -43,7 +51,7 @@ export function createSessionRevocation(
 
   return {
     watched: () => count,
-    guard(userId, authorization, messages) {
+    guard({ userId, role }, authorization, messages) {
       return {
         [Symbol.asyncIterator]() {
           const inner = messages[Symbol.asyncIterator]();
@@ -53,14 +61,18 @@ export function createSessionRevocation(
             reject = r;
           });
           revoked.catch(() => {});
+          const end = (err: ConnectError) => {
+            ended ??= err;
+            reject?.(err);
+          };
           const stop = watch(userId, () => {
             authenticate(authorization).then(
-              () => {},
+              (now) => {
+                if (now.role !== role) end(new ConnectError(roleChanged, Code.Aborted));
+              },
               (err: unknown) => {
                 // Only a refused session ends the stream; a database that cannot answer does not.
-                if (!(err instanceof ConnectError) || err.code !== Code.Unauthenticated) return;
-                ended ??= err;
-                reject?.(err);
+                if (err instanceof ConnectError && err.code === Code.Unauthenticated) end(err);
               },
             );
           });

@@ -282,11 +282,20 @@ describe("users", () => {
       });
       assert.ok(made.user?.id);
 
+      // A stream she opened as an admin ends ABORTED when she is demoted (opened again, it
+      // gets what a user may see).
+      const room = `demoted-${protocol}-${randomUUID().slice(0, 8)}`;
+      const asCarolChat = clientFor(ChatService, server.url, protocol, carol.token);
+      const live = asCarolChat.subscribe({ room, afterSequence: 0n })[Symbol.asyncIterator]();
+      await asCarolChat.sendMessage({ room, content: "as an admin" });
+      assert.equal((await live.next()).value?.message?.content, "as an admin");
+
       // And demoted, the token is a user's again.
       await admin.updateUser({
         user: { id: carol.user.id, role: Role.USER },
         updateMask: { paths: ["role"] },
       });
+      await expectCode(live.next(), Code.Aborted, "a stream opened before the demotion");
       await expectCode(asCarol.getUser({ id: bob.user.id }), Code.NotFound, "after demotion");
       await expectCode(
         asCarol.createUser({ name: "Again", email: `again-${randomUUID()}@example.com`, age: 3 }),

@@ -45,10 +45,10 @@ export function App() {
     setSession(null);
     setEndReason(reason);
   }, []);
-  // A call answered UNAUTHENTICATED: the token expired, its user was deleted, or the server's
-  // key changed. Only the session that made the call ends (not one signed in since).
   // The token whose user is setting their own password: its refusals are expected.
   const renewingToken = useRef<string | null>(null);
+  // A call answered UNAUTHENTICATED: the token expired, its user was deleted, or the server's
+  // key changed. Only the session that made the call ends (not one signed in since).
   const onUnauthenticated = useCallback(
     (token: string, error: ConnectError) => {
       if (current.current?.token !== token || renewingToken.current === token) return;

@@ -20,8 +20,6 @@ export interface SessionRevocation {
     authorization: string | null,
     messages: AsyncIterable<T>,
   ): AsyncIterable<T>;
-  /** Streams being watched (tests, diagnostics). */
-  watched(): number;
 }
 
 export function createSessionRevocation(
@@ -29,7 +27,6 @@ export function createSessionRevocation(
   onUserChange: (listener: (userId: string) => void) => () => void,
 ): SessionRevocation {
   const byUser = new Map<string, Set<() => void>>();
-  let count = 0;
   onUserChange((userId) => {
     for (const recheck of byUser.get(userId) ?? []) recheck();
   });
@@ -41,16 +38,12 @@ export function createSessionRevocation(
       byUser.set(userId, set);
     }
     set.add(recheck);
-    count++;
     return () => {
-      if (!set.delete(recheck)) return;
-      count--;
-      if (set.size === 0) byUser.delete(userId);
+      if (set.delete(recheck) && set.size === 0) byUser.delete(userId);
     };
   };
 
   return {
-    watched: () => count,
     guard({ userId, role }, authorization, messages) {
       return {
         [Symbol.asyncIterator]() {

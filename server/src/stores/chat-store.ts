@@ -1,5 +1,6 @@
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/database.ts";
+import { rowsOf } from "../db/rows.ts";
 import { type ChatMessageRow, chatMessages, events, topicHeads } from "../db/schema.ts";
 import type { StoredEvent } from "./event-store.ts";
 
@@ -34,10 +35,7 @@ export async function postChatMessage(db: Db, post: ChatPost): Promise<StoredEve
       from head
     )
     select sequence from head`);
-  // postgres-js answers with the rows, PGlite with an object that holds them.
-  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as {
-    sequence: number | string;
-  }[];
+  const rows = rowsOf<{ sequence: number | string }>(result);
   const [head] = rows;
   if (!head) throw new Error("topic head returned no row");
   return { topic: e.topic, sequence: Number(head.sequence), key: e.key, payload: e.payload };

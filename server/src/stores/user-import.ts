@@ -2,6 +2,7 @@ import { inArray, sql } from "drizzle-orm";
 import { copyField, copyIn, postgresClientOf } from "../db/copy-in.ts";
 import type { Db } from "../db/database.ts";
 import { sqlState } from "../db/errors.ts";
+import { rowsOf } from "../db/rows.ts";
 import { type UserRow, userColumns, users } from "../db/schema.ts";
 import { inEmailOrder, type NewUser, normalizeEmail } from "./user-store.ts";
 import { uuidv7 } from "./uuid-v7.ts";
@@ -125,9 +126,4 @@ async function insertSkippingDuplicates(
 async function readRows(db: Db, ids: string[]): Promise<UserRow[]> {
   if (ids.length === 0) return [];
   return db.select(userColumns).from(users).where(inArray(users.id, ids)).orderBy(users.id);
-}
-
-/** postgres-js hands back the rows themselves, PGlite a result with `rows`. */
-function rowsOf<T>(result: unknown): T[] {
-  return Array.isArray(result) ? (result as T[]) : ((result as { rows: T[] }).rows ?? []);
 }

@@ -2,6 +2,7 @@ import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import type { Db } from "../db/database.ts";
 import { oncePerHandle } from "../db/prepared.ts";
+import { rowsOf } from "../db/rows.ts";
 import { type Role, type UserRow, userColumns, users } from "../db/schema.ts";
 import { uuidv7 } from "./uuid-v7.ts";
 
@@ -231,8 +232,7 @@ export async function listUsersPage(db: Db, page: UserPageQuery): Promise<UserLi
     from ${users} ${where}
     order by ${users.id}
     limit ${page.limit}`);
-  // postgres-js answers with the rows, PGlite with an object that holds them.
-  return (Array.isArray(result) ? result : (result as { rows: UserListRow[] }).rows) as UserListRow[];
+  return rowsOf<UserListRow>(result);
 }
 
 function escapeLike(s: string): string {

@@ -12,4 +12,4 @@ ENV PORT=8080 NODE_ENV=production
 EXPOSE 8080
 # SIGTERM starts a graceful drain (DRAIN_TIMEOUT_MS); give it time before SIGKILL.
 STOPSIGNAL SIGTERM
-CMD ["node", "server/src/main.ts"]
+CMD ["node", "--max-semi-space-size=16", "--no-allocation-site-pretenuring", "server/src/main.ts"]

@@ -60,7 +60,8 @@ export default defineConfig<E2eOptions>({
   ],
   webServer: {
     // npm start's own steps: build the dashboard if stale, then serve it.
-    command: "node scripts/build-web.ts && exec node server/src/main.ts",
+    command:
+      "node scripts/build-web.ts && exec node --max-semi-space-size=16 --no-allocation-site-pretenuring server/src/main.ts",
     url: `${baseURL}/readyz`,
     timeout: 120_000,
     reuseExistingServer: false,

@@ -50,6 +50,7 @@ import {
 import { UserService } from "../gen/switchboard/v1/user_pb.js";
 import { asAdmin, benchAdminToken, benchAuth, limitsOff } from "./auth.ts";
 import { cpuSecondsOf } from "./lib/proc.ts";
+import { serverNodeArgs } from "./lib/switchboard.ts";
 
 const subscriberCount = Number(process.argv[2] ?? 1000);
 const rate = Number(process.argv[3] ?? 200);
@@ -107,7 +108,7 @@ async function startInstance(port: number, withRedis: boolean): Promise<Instance
     DRAIN_TIMEOUT_MS: "2000",
   };
   if (!withRedis) delete env.REDIS_URL;
-  const proc = spawn(process.execPath, ["server/src/main.ts"], {
+  const proc = spawn(process.execPath, [...serverNodeArgs(), "server/src/main.ts"], {
     cwd: root,
     env,
     stdio: ["ignore", "pipe", "pipe"],

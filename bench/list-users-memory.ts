@@ -13,13 +13,14 @@ import { createClient } from "@connectrpc/connect";
 import { createGrpcTransport } from "@connectrpc/connect-node";
 import { UserService } from "../gen/switchboard/v1/user_pb.js";
 import { asAdmin, benchAuth, limitsOff } from "./auth.ts";
+import { serverNodeArgs } from "./lib/switchboard.ts";
 
 const rows = Number(process.argv[2] ?? 100_000);
 const port = 18000 + Math.floor(Math.random() * 1000);
 const dataDir = mkdtempSync(join(tmpdir(), "switchboard-bench-"));
 const root = new URL("..", import.meta.url).pathname;
 
-const server = spawn(process.execPath, ["server/src/main.ts"], {
+const server = spawn(process.execPath, [...serverNodeArgs(), "server/src/main.ts"], {
   cwd: root,
   env: {
     ...limitsOff,

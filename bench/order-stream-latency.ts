@@ -13,6 +13,7 @@ import postgres from "postgres";
 import { OrderService } from "../gen/switchboard/v1/order_pb.js";
 import { UserService } from "../gen/switchboard/v1/user_pb.js";
 import { asAdmin, benchAuth, limitsOff } from "./auth.ts";
+import { serverNodeArgs } from "./lib/switchboard.ts";
 
 const count = Number(process.argv[2] ?? 500);
 const databaseUrl = process.env.DATABASE_URL;
@@ -28,7 +29,7 @@ const benchUrl = new URL(databaseUrl);
 benchUrl.pathname = `/${dbName}`;
 
 function startInstance(port: number) {
-  return spawn(process.execPath, ["server/src/main.ts"], {
+  return spawn(process.execPath, [...serverNodeArgs(), "server/src/main.ts"], {
     cwd: root,
     env: {
       ...limitsOff,

@@ -20,8 +20,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { availableParallelism, cpus, loadavg, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { detectPinning, pinDatabase } from "../server/test/support/cpu-pinning.ts";
 import type { BenchContext } from "./lib/context.ts";
-import { detectPinning, pinDatabase } from "./lib/cpu.ts";
 import { createBenchDatabase } from "./lib/database.ts";
 import { root, stopAll } from "./lib/proc.ts";
 import { type Figure, line, markdownTable } from "./lib/report.ts";

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { Pinning } from "./cpu.ts";
+import type { Pinning } from "../../server/test/support/cpu-pinning.ts";
 import type { BenchDatabase } from "./database.ts";
 import { startChild, tailOf } from "./proc.ts";
 import type { Figure } from "./report.ts";

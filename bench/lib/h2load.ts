@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import type { Pinning } from "./cpu.ts";
+import type { Pinning } from "../../server/test/support/cpu-pinning.ts";
 
 /** One h2load run: the load and what h2load saw. */
 export interface LoadSpec {

@@ -1,5 +1,5 @@
 import { join } from "node:path";
-import type { Pinning } from "./cpu.ts";
+import type { Pinning } from "../../server/test/support/cpu-pinning.ts";
 import { type Child, httpGet, startChild } from "./proc.ts";
 
 export type ReferenceKind = "grpc-js-server" | "h2-ceiling" | "fastify-server";

@@ -1,9 +1,19 @@
 import { join } from "node:path";
+import { serverNodeFlags } from "../../server/src/node-flags.ts";
 import { testAdminToken, testAuthEnv } from "../../server/test/support/auth.ts";
-import type { Pinning } from "./cpu.ts";
+import type { Pinning } from "../../server/test/support/cpu-pinning.ts";
 import { type Child, freePort, startChild, waitForOk } from "./proc.ts";
 
 export const adminToken = testAdminToken;
+
+/**
+ * Node's arguments for a server under test: the server's own flags (node-flags.ts), then
+ * BENCH_SERVER_NODE_ARGS, for experiments (V8 heap sizes, say): a flag given again there wins.
+ */
+export function serverNodeArgs(): string[] {
+  const extra = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
+  return [...serverNodeFlags, ...extra];
+}
 
 export interface SwitchboardProcess {
   readonly child: Child;
@@ -31,21 +41,23 @@ export async function startSwitchboard(
 ): Promise<SwitchboardProcess> {
   const port = await freePort();
   const name = opts.name ?? "switchboard";
-  // BENCH_SERVER_NODE_ARGS: node flags for the server under test, for experiments (V8 heap sizes, say).
-  const nodeArgs = (process.env.BENCH_SERVER_NODE_ARGS ?? "").split(" ").filter((a) => a !== "");
-  const child = startChild(name, pinning.on(0, process.execPath, [...nodeArgs, "server/src/main.ts"]), {
-    logPath: join(opts.logDir, `${name}.log`),
-    expectRunning: true,
-    env: {
-      PORT: String(port),
-      HOST: "127.0.0.1",
-      DATABASE_URL: opts.databaseUrl,
-      REDIS_URL: opts.redisUrl,
-      DRAIN_TIMEOUT_MS: "2000",
-      ...testAuthEnv,
-      ...opts.env,
+  const child = startChild(
+    name,
+    pinning.on(0, process.execPath, [...serverNodeArgs(), "server/src/main.ts"]),
+    {
+      logPath: join(opts.logDir, `${name}.log`),
+      expectRunning: true,
+      env: {
+        PORT: String(port),
+        HOST: "127.0.0.1",
+        DATABASE_URL: opts.databaseUrl,
+        REDIS_URL: opts.redisUrl,
+        DRAIN_TIMEOUT_MS: "2000",
+        ...testAuthEnv,
+        ...opts.env,
+      },
     },
-  });
+  );
   const url = `http://127.0.0.1:${port}`;
   try {
     await waitForOk(`${url}/readyz`, child);

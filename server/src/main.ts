@@ -1,5 +1,6 @@
 import { ConfigError, loadConfig } from "./config.ts";
 import { batchedStdout, createLogger } from "./logger.ts";
+import { missingNodeFlags } from "./node-flags.ts";
 import { startServer } from "./server.ts";
 
 let config: ReturnType<typeof loadConfig>;
@@ -13,6 +14,11 @@ try {
 }
 
 const logger = createLogger(config, batchedStdout());
+// Started as `node server/src/main.ts` rather than by a launcher that passes node-flags.ts's list.
+const missing = missingNodeFlags([...(process.env.NODE_OPTIONS ?? "").split(/\s+/), ...process.execArgv]);
+if (missing.length > 0) {
+  logger.warn({ missing }, "node was started without the server's flags (server/src/node-flags.ts says why)");
+}
 const server = await startServer(config, { logger });
 logger.info({ url: server.url, tls: config.tls !== undefined }, "switchboard listening");
 

@@ -1,16 +1,4 @@
-import { is } from "drizzle-orm";
-import { PostgresJsSession } from "drizzle-orm/postgres-js";
 import type { PendingQuery, Row, Sql, TransactionSql } from "postgres";
-import type { Db } from "./database.ts";
-
-/**
- * The postgres-js client under a Drizzle database or transaction (a transaction's own client,
- * on its connection); undefined on PGlite, which has no COPY FROM STDIN.
- */
-export function postgresClientOf(db: Db): Sql | undefined {
-  const session: unknown = db._.session;
-  return is(session, PostgresJsSession) ? (session.client as Sql) : undefined;
-}
 
 /**
  * `COPY <table> (<columns>) FROM STDIN` (text format) of `lines`, each a row already encoded

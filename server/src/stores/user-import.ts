@@ -1,7 +1,8 @@
 import { inArray, sql } from "drizzle-orm";
-import { copyField, copyIn, postgresClientOf } from "../db/copy-in.ts";
+import { copyField, copyIn } from "../db/copy-in.ts";
 import type { Db } from "../db/database.ts";
 import { sqlState } from "../db/errors.ts";
+import { postgresClientOf } from "../db/postgres-client.ts";
 import { rowsOf } from "../db/rows.ts";
 import { type UserRow, userColumns, users } from "../db/schema.ts";
 import { inEmailOrder, type NewUser, normalizeEmail } from "./user-store.ts";

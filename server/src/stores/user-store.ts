@@ -1,8 +1,8 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { PgUpdateSetSource } from "drizzle-orm/pg-core";
 import type { Db } from "../db/database.ts";
+import { detachedRows } from "../db/detached-rows.ts";
 import { oncePerHandle } from "../db/prepared.ts";
-import { rowsOf } from "../db/rows.ts";
 import { type Role, type UserRow, userColumns, users } from "../db/schema.ts";
 import { uuidv7 } from "./uuid-v7.ts";
 
@@ -224,15 +224,17 @@ export async function listUsersPage(db: Db, page: UserPageQuery): Promise<UserLi
     filters.push(sql`(${users.name} ilike ${pattern} or ${users.email} ilike ${pattern})`);
   }
   const where = filters.length > 0 ? sql`where ${sql.join(filters, sql` and `)}` : sql``;
-  const result: unknown = await db.execute(sql`
+  return detachedRows<UserListRow>(
+    db,
+    sql`
     select ${users.id} as "id", ${users.name} as "name", ${users.email} as "email", ${users.age} as "age",
       (extract(epoch from ${users.createTime}) * 1000)::float8 as "createMs",
       (extract(epoch from ${users.updateTime}) * 1000)::float8 as "updateMs",
       ${users.version}::text as "version", ${users.role} as "role"
     from ${users} ${where}
     order by ${users.id}
-    limit ${page.limit}`);
-  return rowsOf<UserListRow>(result);
+    limit ${page.limit}`,
+  );
 }
 
 function escapeLike(s: string): string {

@@ -1,11 +1,11 @@
-// The attacking client of abuse.test.ts, run in a worker thread so that its own work (building
-// ten thousand requests, holding five thousand streams) is not done on the bystander's event
-// loop. Each attack returns what was sent and how it was answered.
+// The attacking client of abuse.test.ts, run as a process of its own (started by the test under
+// `nice -n 19`) so that its own work (building ten thousand requests, holding five thousand
+// streams) is not done on the bystander's event loop or its threads. Each attack returns what
+// was sent and how it was answered, over the IPC channel.
 import { randomUUID } from "node:crypto";
 import * as http2 from "node:http2";
 import * as net from "node:net";
 import { setPriority } from "node:os";
-import { parentPort } from "node:worker_threads";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ConnectError, createClient } from "@connectrpc/connect";
 import {
@@ -30,9 +30,11 @@ import {
 } from "./support.ts";
 
 // The attacker stands for clients on other machines: its own load generation runs at the
-// lowest CPU priority (Linux nice applies per thread), so that on this 2-core box it does not
-// take CPU time from the server and the database that a remote attacker could not take. The
-// server's work of answering the attack is not discounted.
+// lowest CPU priority, so that on this 2-core box it does not take CPU time from the server,
+// the database and the bystander that a remote attacker could not take. Linux nice applies per
+// thread and new threads inherit it: the test starts this process under `nice`, and where it
+// could not, this sets the main thread's. The server's work of answering the attack is not
+// discounted.
 try {
   setPriority(19);
 } catch {
@@ -433,14 +435,17 @@ export const attacks = {
 
 export type AttackName = keyof typeof attacks;
 
-parentPort?.on("message", async ({ id, name, params }: { id: number; name: AttackName; params: never }) => {
+process.on("message", async (message) => {
+  const { id, name, params } = message as { id: number; name: AttackName; params: never };
   try {
     const result = await (attacks[name] as (p: unknown) => unknown)(params);
-    parentPort?.postMessage({ id, result });
+    process.send?.({ id, result });
   } catch (err) {
-    parentPort?.postMessage({
+    process.send?.({
       id,
       error: err instanceof Error ? `${err.message}\n${err.stack}` : String(err),
     });
   }
 });
+// The test's end (or its death) closes the channel: nothing is left running.
+process.on("disconnect", () => process.exit(0));

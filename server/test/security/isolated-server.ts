@@ -2,8 +2,10 @@
 // with the test process (bystander and attacker) on core 1 where taskset works, as the bench
 // pins its servers: what the bystander measures is then the server's answer time, not the
 // bystander's own event loop or heap shared with it.
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { availableParallelism } from "node:os";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import postgres from "postgres";
+import { serverNodeFlags } from "../../src/node-flags.ts";
+import { type DatabasePin, detectPinning, type Pinning, pinDatabase } from "../support/cpu-pinning.ts";
 
 /** What the server holds now. */
 export interface Probe {
@@ -60,11 +62,18 @@ function overrides(): Record<string, string> {
   return raw ? (JSON.parse(raw) as Record<string, string>) : {};
 }
 
-/** Whether `taskset -c 1` works here and there are two cores to pin to. */
-function canPin(): boolean {
-  if (availableParallelism() < 2) return false;
-  const probe = spawnSync("taskset", ["-c", "1", "true"], { stdio: "ignore" });
-  return !probe.error && probe.status === 0;
+/** PostgreSQL's processes on core 1 when DATABASE_URL names a server running on this machine. */
+async function pinLocalDatabase(pinning: Pinning): Promise<DatabasePin> {
+  const url = process.env.DATABASE_URL;
+  // Embedded PGlite runs inside the server: nothing to move.
+  if (!url) return { note: "embedded PGlite", release() {} };
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [row] = await sql<{ pid: number }[]>`select pg_backend_pid() as pid`;
+    return pinDatabase(pinning, row?.pid ?? 0);
+  } finally {
+    await sql.end();
+  }
 }
 
 /**
@@ -75,15 +84,17 @@ function canPin(): boolean {
  * ATTACK_SERVER_SETTINGS (JSON) overrides settings, to try a change of limits without an edit.
  */
 export async function startIsolatedServer(env: Record<string, string>): Promise<IsolatedServer> {
-  const pinned = canPin();
+  const pinning = detectPinning();
   const script = new URL("./server-process.ts", import.meta.url).pathname;
   const nodeArgs = (process.env.ATTACK_SERVER_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const node = [process.execPath, ...nodeArgs, script];
-  const [command, args] = pinned ? ["taskset", ["-c", "0", ...node]] : [node[0] ?? "node", node.slice(1)];
-  if (pinned) {
-    // This process (bystander, and the attacker's worker started after this) on the other core.
+  const [command, args] = pinning.on(0, process.execPath, [...serverNodeFlags, ...nodeArgs, script]);
+  if (pinning.pinned) {
+    // This process (the bystander, and the attacker's process started after this) on the other core.
     execFileSync("taskset", ["-a", "-p", "-c", "1", String(process.pid)], { stdio: "ignore" });
   }
+  // PostgreSQL too, as the bench places it: left to the scheduler, its backends answering the
+  // attack ran on the server's core. (Embedded PGlite runs inside the server: nothing to move.)
+  const database = await pinLocalDatabase(pinning);
   const child: ChildProcess = spawn(command, args, {
     env: { ...process.env, ATTACK_SERVER_ENV: JSON.stringify({ ...env, ...overrides() }) },
     stdio: ["ignore", "inherit", "inherit", "ipc"],
@@ -119,18 +130,22 @@ export async function startIsolatedServer(env: Record<string, string>): Promise<
   return {
     url,
     port,
-    placement: pinned
-      ? "the server in a process of its own on core 0; the bystander and the attacker (a worker thread at the lowest priority) in the test process on core 1 (taskset); PostgreSQL and Redis unpinned"
-      : "the server in a process of its own; the bystander and the attacker (a worker thread at the lowest priority) in the test process (unpinned: taskset unavailable)",
+    placement: pinning.pinned
+      ? `the server in a process of its own on core 0; the bystander (the test process) and the attacker (a process of its own, every thread at the lowest priority) on core 1 (taskset); ${database.note}; Redis unpinned`
+      : "the server in a process of its own; the bystander (the test process) and the attacker (a process of its own at the lowest priority), unpinned: taskset unavailable",
     probe: () => ask<Probe>({ op: "probe" }),
     chatMessages: (room) => ask<number>({ op: "chatMessages", room }),
     windowStart: () => ask<void>({ op: "windowStart" }),
     windowEnd: (label) => ask<WindowStats>({ op: "windowEnd", label }),
     async close() {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      await ask({ op: "close" });
-      child.disconnect();
-      await exited;
+      try {
+        if (child.exitCode !== null || child.signalCode !== null) return;
+        await ask({ op: "close" });
+        child.disconnect();
+        await exited;
+      } finally {
+        database.release();
+      }
     },
   };
 }

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
 import { fileURLToPath } from "node:url";
+import { serverNodeFlags } from "../../../src/node-flags.ts";
 import { testAuthEnv } from "../../support/auth.ts";
 
 export async function freePort(): Promise<number> {
@@ -41,7 +42,7 @@ export async function startServerProcess(
   { startTimeoutMs = 30_000 } = {},
 ): Promise<ServerProcess> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const proc = spawn(process.execPath, [mainTs], {
+  const proc = spawn(process.execPath, [...serverNodeFlags, mainTs], {
     env: { ...process.env, HOST: "127.0.0.1", LOG_LEVEL: "info", ...testAuthEnv, ...env, PORT: String(port) },
     stdio: ["ignore", "pipe", "pipe"],
   });

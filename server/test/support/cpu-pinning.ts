@@ -2,6 +2,9 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 
+// CPU placement for measurements, shared by the bench (bench/run.ts) and the attack suite
+// (security/isolated-server.ts): both keep core 0 for the server under test.
+
 /**
  * CPU pinning with `taskset`: the server under test (and each reference server) on core 0,
  * load generators and bench clients on core 1, so the two never compete for one core. Where
@@ -38,7 +41,6 @@ export function detectPinning(): Pinning {
   };
 }
 
-/** PostgreSQL moved to the load core for a run, and how to give it every core back. */
 export interface DatabasePin {
   /** What was done, for the report. */
   readonly note: string;
@@ -47,7 +49,7 @@ export interface DatabasePin {
 
 /**
  * PostgreSQL on the load core (core 1) for the whole run, when it runs on this machine and
- * taskset works: its postmaster (backends forked later inherit the affinity) and every
+ * taskset works (`pinning.pinned`): its postmaster (backends forked later inherit the affinity) and every
  * process under it. Unpinned, the scheduler puts a busy backend wherever there is room, often
  * on the server's core: in ListUsers a backend took a third of core 0 from the server under
  * test, while the raw-driver reference (which keeps core 0 itself busy) had its backend on
@@ -81,6 +83,7 @@ export function pinDatabase(pinning: Pinning, backendPid: number): DatabasePin {
   };
   process.once("exit", release);
   // Node runs no 'exit' handlers when a signal ends it: give the cores back, then end as it would.
+  // (A SIGKILL leaves it pinned until the next run's release.)
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.once(signal, () => {
       release();

@@ -12,6 +12,7 @@ import {
   signInWithPassword,
   signInWithToken,
   test,
+  usersCount,
 } from "./support/fixtures.ts";
 
 function ordersRow(page: Page, product: string) {
@@ -98,6 +99,9 @@ test("an admin creates a user with a password; the user signs in and sees only t
   await newOrder.getByLabel("Product").fill(product);
   await newOrder.getByLabel("Quantity").fill("3");
   await newOrder.getByRole("button", { name: "Create order" }).click();
+  // The answer is in: its notice shows above the table, moving the rows down (the row itself
+  // may come first, from the stream, and move under the pointer when Pay is pressed below).
+  await expect(uma.getByRole("status").filter({ hasText: "Created order" })).toBeVisible();
   const row = ordersRow(uma, product);
   await expect(row).toContainText("Pending");
   await expect(row).toContainText(name);
@@ -225,8 +229,11 @@ test("a wrong password or access token shows the error and signs nobody in", asy
   await signInWithPassword(page, user.email, `wrong-${unique}`);
   await expect(page.getByRole("alert")).toHaveText(/wrong email or password/i);
   await expect(sessionArea(page)).toHaveCount(0);
-  // An unknown email reads the same, so sign-in does not reveal who has an account.
+  // An unknown email reads the same, so sign-in does not reveal who has an account. (Once it
+  // is answered: until then the same words on screen are the first attempt's.)
+  const answered = page.waitForResponse(/\/switchboard\.v1\.AuthService\/SignIn$/);
   await signInWithPassword(page, `nobody-${unique}@example.com`, `wrong-${unique}`);
+  await answered;
   await expect(page.getByRole("alert")).toHaveText(/wrong email or password/i);
 
   await page.getByRole("button", { name: "Use an access token" }).click();
@@ -306,7 +313,9 @@ test("an admin gives a user without a password one, and the admin role", async (
   const table = page.getByRole("table", { name: "Users" });
   await page.getByRole("searchbox", { name: "Search users" }).fill(`nia-${unique}`);
   // As a person would: the list settles on the one match before Edit is pressed (a row that
-  // moves under the pointer between press and release is not clicked).
+  // moves under the pointer between press and release is not clicked). Two rows alone may
+  // still be the header and "Loading users…".
+  await expect(usersCount(page)).toHaveText("1 user");
   await expect(table.getByRole("row")).toHaveCount(2);
   await table.getByRole("button", { name: `Edit ${user.name}` }).click();
   const form = page.getByRole("form", { name: `Edit ${user.name}` });

@@ -6,6 +6,7 @@ import {
   signInWithToken,
   test,
   unaryContentType,
+  usersCount,
 } from "./support/fixtures.ts";
 
 test("create a user and see it listed", async ({ page, protocol, unique }) => {
@@ -31,6 +32,8 @@ test("create a user and see it listed", async ({ page, protocol, unique }) => {
   await page.reload();
   await signInWithToken(page);
   await page.getByRole("searchbox", { name: "Search users" }).fill(`ada-${unique}`);
+  // The search's own answer (two rows is also the header and "Loading users…" before any).
+  await expect(usersCount(page)).toHaveText("1 user");
   await expect(table.getByRole("row")).toHaveCount(2);
   await expect(table.getByRole("row", { name: new RegExp(escapeRegExp(name)) })).toBeVisible();
 });
@@ -61,6 +64,10 @@ test("edit, search and delete a user", async ({ page, protocol, unique, request 
   await open(page, protocol, "/users");
   const table = page.getByRole("table", { name: "Users" });
   await page.getByRole("searchbox", { name: "Search users" }).fill(`grace-${unique}`);
+  // The list settles on the one match before Edit is pressed: two rows alone may still be the
+  // header and "Loading users…", and the whole directory may land (then be replaced by the
+  // match, moving its row) after that.
+  await expect(usersCount(page)).toHaveText("1 user");
   await expect(table.getByRole("row")).toHaveCount(2);
 
   await table.getByRole("button", { name: `Edit ${user.name}` }).click();

@@ -45,7 +45,7 @@ step("lint and format", bin("biome"), ["ci", "."]);
 // clients on the other: it runs alone, after the rest, so that its figures are the server's
 // and not those of whatever test file the runner would have run beside it on a 2-core machine.
 const attackSuite = "server/test/security/abuse.test.ts";
-const files = ["server/src/**/*.test.ts", "server/test/**/*.test.ts"]
+const files = ["server/src/**/*.test.ts", "server/test/**/*.test.ts", "web/src/**/*.test.ts"]
   .flatMap((pattern) => globSync(pattern))
   .filter((file) => file !== attackSuite)
   .sort();

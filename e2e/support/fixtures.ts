@@ -162,8 +162,20 @@ export async function createUser(
 export async function actAs(page: Page, user: TestUser): Promise<void> {
   const picker = page.getByRole("combobox", { name: "Acting as" });
   await picker.fill(user.email);
+  // The suggestions settle on the one match first: focusing the picker may have listed the
+  // first few users, and an option that moves between press and release is not picked.
+  const suggestions = page.getByRole("listbox", { name: "Acting as suggestions" });
+  await expect(suggestions.getByRole("option")).toHaveCount(1);
   await page.getByRole("option", { name: new RegExp(escapeRegExp(user.email)) }).click();
   await expect(picker).toHaveValue(user.name);
+}
+
+/**
+ * The Users page's count of what it lists ("1 user", "1,234 users"), shown once the list (or
+ * the search) has finished loading: "Loading…" until then, with the previous rows still shown.
+ */
+export function usersCount(page: Page) {
+  return page.getByText(/^[\d,]+ users?$/);
 }
 
 /** The state badge of a live view: "Connecting…", "Live", "Reconnecting…". */

@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from "react";
+import { useCallback, useEffect, useRef, useState } from "react";
 import type { User } from "../../../gen/switchboard/v1/user_pb.js";
 import { actingUserOf, useActingUser } from "../acting-user.tsx";
 import { useApi } from "../api.tsx";
@@ -9,6 +9,7 @@ import { type Column, VirtualTable } from "../components/virtual-table.tsx";
 import { describeError } from "../errors.ts";
 import { count, formatDateTime } from "../format.ts";
 import { roleLabel, useSession } from "../session.tsx";
+import { appendNew, type LocalChanges, matches, withChanges } from "../user-list-changes.ts";
 import { rememberUser } from "../user-names.ts";
 
 /** Rows per database round trip on the server; the browser receives one message per user. */
@@ -18,16 +19,22 @@ const batchMs = 50;
 
 /**
  * Every user matching `query`, read through the ListUsers stream and rendered in batches, so
- * the first rows show at once and 10,000 users arrive without freezing the page.
+ * the first rows show at once and 10,000 users arrive without freezing the page. Users saved
+ * or deleted on the page while the list loads (`saved`, `deleted`) stay so: the stream may
+ * have read the table before the change.
  */
 function useUserList(query: string) {
   const api = useApi();
   const [users, setUsers] = useState<User[]>([]);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string>();
+  // Since the current query's stream began; its first rows replace the previous query's.
+  const local = useRef<LocalChanges>(new Map());
 
   useEffect(() => {
     const controller = new AbortController();
+    const changes: LocalChanges = new Map();
+    local.current = changes;
     let batch: User[] = [];
     let first = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -35,16 +42,9 @@ function useUserList(query: string) {
       timer = undefined;
       const arrived = batch;
       batch = [];
-      if (first) {
-        first = false;
-        setUsers(arrived);
-        return;
-      }
-      // Users created or deleted on this page meanwhile stay as they are.
-      setUsers((prev) => {
-        const known = new Set(prev.map((u) => u.id));
-        return prev.concat(arrived.filter((u) => !known.has(u.id)));
-      });
+      const replace = first;
+      first = false;
+      setUsers((prev) => withChanges(replace ? arrived : appendNew(prev, arrived), changes, query));
     };
     setLoading(true);
     setError(undefined);
@@ -72,12 +72,23 @@ function useUserList(query: string) {
     };
   }, [api, query]);
 
-  return { users, setUsers, loading, error };
-}
+  const saved = useCallback(
+    (user: User) => {
+      local.current.set(user.id, user);
+      setUsers((prev) => {
+        const at = prev.findIndex((u) => u.id === user.id);
+        if (at >= 0) return prev.map((u) => (u.id === user.id ? user : u));
+        return !query || matches(user, query) ? [...prev, user] : prev;
+      });
+    },
+    [query],
+  );
+  const deleted = useCallback((id: string) => {
+    local.current.set(id, null);
+    setUsers((prev) => prev.filter((u) => u.id !== id));
+  }, []);
 
-function matches(user: User, query: string): boolean {
-  const q = query.toLowerCase();
-  return user.name.toLowerCase().includes(q) || user.email.toLowerCase().includes(q);
+  return { users, saved, deleted, loading, error };
 }
 
 function initials(name: string): string {
@@ -99,7 +110,8 @@ export function UsersPage() {
     const timer = setTimeout(() => setDebounced(search.trim()), 200);
     return () => clearTimeout(timer);
   }, [search]);
-  const { users, setUsers, loading, error } = useUserList(debounced);
+  const list = useUserList(debounced);
+  const { users, loading, error } = list;
   const [editing, setEditing] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
   const [deleteBusy, setDeleteBusy] = useState(false);
@@ -109,18 +121,14 @@ export function UsersPage() {
   const saved = useCallback(
     (user: User, created: boolean) => {
       rememberUser(api, user);
-      setUsers((prev) => {
-        const at = prev.findIndex((u) => u.id === user.id);
-        if (at >= 0) return prev.map((u) => (u.id === user.id ? user : u));
-        return !debounced || matches(user, debounced) ? [...prev, user] : prev;
-      });
+      list.saved(user);
       setHighlight(user.id);
       setEditing(null);
       setNotice({ kind: "ok", text: created ? `Created ${user.name}.` : `Saved ${user.name}.` });
       if (acting.user?.id === user.id) acting.setUser(actingUserOf(user));
       updateUser(user);
     },
-    [api, acting, debounced, setUsers, updateUser],
+    [api, acting, list.saved, updateUser],
   );
 
   const confirmDelete = async () => {
@@ -128,7 +136,7 @@ export function UsersPage() {
     setDeleteBusy(true);
     try {
       await api.users.deleteUser({ id: deleting.id });
-      setUsers((prev) => prev.filter((u) => u.id !== deleting.id));
+      list.deleted(deleting.id);
       if (editing?.id === deleting.id) setEditing(null);
       if (acting.user?.id === deleting.id) acting.setUser(null);
       setNotice({ kind: "ok", text: `Deleted ${deleting.name}.` });

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
-import { createWriteStream, readdirSync, readFileSync } from "node:fs";
+import { closeSync, createWriteStream, openSync, readdirSync, readFileSync } from "node:fs";
 import { get } from "node:http";
 import { createServer } from "node:net";
 import { createInterface } from "node:readline";
@@ -25,6 +25,14 @@ export interface StartOptions {
   env?: Record<string, string | undefined>;
   /** Where stdout and stderr go (appended). */
   logPath: string;
+  /**
+   * "file": the process writes its output to the log file itself, and no line reaches the
+   * bench (no onLine, no waitForLine). For servers under load that log a line per call:
+   * relayed line by line through the bench, their logging would wait on a pipe that a bench
+   * process busy with the load (on the load core) drains late, and the relay would take that
+   * core's time from the load generators. Lines (the default): read here, then written.
+   */
+  output?: "lines" | "file";
   /** Called with every stdout line. */
   onLine?: (line: string) => void;
   /** stdin: ignored unless "pipe". */
@@ -38,7 +46,17 @@ const running = new Set<Child>();
 export function startChild(name: string, [command, args]: [string, string[]], opts: StartOptions): Child {
   const env: Record<string, string> = {};
   for (const [k, v] of Object.entries({ ...process.env, ...opts.env })) if (v !== undefined) env[k] = v;
-  const proc = spawn(command, args, { cwd: root, env, stdio: [opts.stdin ?? "ignore", "pipe", "pipe"] });
+  const direct = opts.output === "file";
+  if (direct && opts.onLine) throw new Error(`${name}: onLine needs output "lines"`);
+  const fd = direct ? openSync(opts.logPath, "a") : undefined;
+  const output = fd ?? "pipe";
+  let proc: ChildProcess;
+  try {
+    proc = spawn(command, args, { cwd: root, env, stdio: [opts.stdin ?? "ignore", output, output] });
+  } finally {
+    // The child holds its own copy of the descriptor.
+    if (fd !== undefined) closeSync(fd);
+  }
   const log = createWriteStream(opts.logPath, { flags: "a" });
   proc.stderr?.pipe(log, { end: false });
   const listeners = new Set<(line: string) => void>();
@@ -82,6 +100,7 @@ export function startChild(name: string, [command, args]: [string, string[]], op
       clearTimeout(timer);
     },
     waitForLine<T>(match: (line: string) => T | undefined, timeoutMs = 60_000): Promise<T> {
+      if (direct) return Promise.reject(new Error(`${name}: its output goes to ${opts.logPath}, not here`));
       return new Promise<T>((resolve, reject) => {
         const done = () => {
           listeners.delete(listener);

@@ -46,6 +46,8 @@ export async function startSwitchboard(
     pinning.on(0, process.execPath, [...serverNodeArgs(), "server/src/main.ts"]),
     {
       logPath: join(opts.logDir, `${name}.log`),
+      // One log line per call, written by the server itself (proc.ts says why).
+      output: "file",
       expectRunning: true,
       env: {
         PORT: String(port),

@@ -64,11 +64,15 @@ test("edit, search and delete a user", async ({ page, protocol, unique, request 
   await open(page, protocol, "/users");
   const table = page.getByRole("table", { name: "Users" });
   await page.getByRole("searchbox", { name: "Search users" }).fill(`grace-${unique}`);
+  // Until the search's answer is in, the rows shown are marked as about to go (the search
+  // waits 200 ms for more typing first).
+  await expect(table).toHaveAttribute("aria-busy", "true");
   // The list settles on the one match before Edit is pressed: two rows alone may still be the
   // header and "Loading users…", and the whole directory may land (then be replaced by the
   // match, moving its row) after that.
   await expect(usersCount(page)).toHaveText("1 user");
   await expect(table.getByRole("row")).toHaveCount(2);
+  await expect(table).not.toHaveAttribute("aria-busy");
 
   await table.getByRole("button", { name: `Edit ${user.name}` }).click();
   const form = page.getByRole("form", { name: `Edit ${user.name}` });

@@ -18,6 +18,11 @@ interface VirtualTableProps<T> {
   empty: ReactNode;
   /** A row to bring into view and mark (e.g. the one just created). */
   highlight?: string | undefined;
+  /**
+   * The rows are being replaced (a new search loading): marked aria-busy and dimmed, so
+   * neither assistive technology nor a person acts on rows about to go.
+   */
+  busy?: boolean;
 }
 
 /**
@@ -33,6 +38,7 @@ export function VirtualTable<T>({
   rowHeight = 48,
   empty,
   highlight,
+  busy = false,
 }: VirtualTableProps<T>) {
   const scroller = useRef<HTMLDivElement>(null);
   const virtualizer = useVirtualizer({
@@ -51,8 +57,8 @@ export function VirtualTable<T>({
   }, [highlight, rows, rowKey, virtualizer]);
 
   return (
-    <div ref={scroller} className="vtable">
-      <table aria-label={label} aria-rowcount={rows.length + 1}>
+    <div ref={scroller} className={busy ? "vtable is-busy" : "vtable"}>
+      <table aria-label={label} aria-rowcount={rows.length + 1} aria-busy={busy || undefined}>
         <thead>
           <tr aria-rowindex={1} style={template}>
             {columns.map((c) => (

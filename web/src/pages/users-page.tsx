@@ -28,6 +28,8 @@ function useUserList(query: string) {
   const [users, setUsers] = useState<User[]>([]);
   const [loading, setLoading] = useState(true);
   const [error, setError] = useState<string>();
+  // The query whose rows are shown: until its first rows arrive, the previous query's stay.
+  const [shown, setShown] = useState<string | null>(null);
   // Since the current query's stream began; its first rows replace the previous query's.
   const local = useRef<LocalChanges>(new Map());
 
@@ -44,6 +46,7 @@ function useUserList(query: string) {
       batch = [];
       const replace = first;
       first = false;
+      if (replace) setShown(query);
       setUsers((prev) => withChanges(replace ? arrived : appendNew(prev, arrived), changes, query));
     };
     setLoading(true);
@@ -88,7 +91,7 @@ function useUserList(query: string) {
     setUsers((prev) => prev.filter((u) => u.id !== id));
   }, []);
 
-  return { users, saved, deleted, loading, error };
+  return { users, saved, deleted, loading, error, current: shown === query };
 }
 
 function initials(name: string): string {
@@ -112,6 +115,8 @@ export function UsersPage() {
   }, [search]);
   const list = useUserList(debounced);
   const { users, loading, error } = list;
+  // The rows shown are about to be replaced: a search typed, or its answer not in yet.
+  const replacing = search.trim() !== debounced || !list.current;
   const [editing, setEditing] = useState<User | null>(null);
   const [deleting, setDeleting] = useState<User | null>(null);
   const [deleteBusy, setDeleteBusy] = useState(false);
@@ -243,6 +248,7 @@ export function UsersPage() {
             columns={columns}
             rowKey={userKey}
             highlight={highlight}
+            busy={replacing}
             empty={
               loading
                 ? "Loading users…"

@@ -43,6 +43,7 @@ export function routes(ctx: AppContext): (router: ConnectRouter) => void {
         // Half the pool at most for CreateUser's inserts; calls beyond that share statements.
         insertUser: createUserInserts(ctx.database.db, {
           maxInFlight: Math.max(1, Math.floor(ctx.database.poolSize / 2)),
+          traced: ctx.telemetry !== undefined,
         }),
         writeMaxBytes: ctx.config.maxMessageBytes,
       }),

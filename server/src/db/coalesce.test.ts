@@ -34,7 +34,7 @@ const ticks = () => new Promise((resolve) => setImmediate(resolve));
 
 test("an item alone starts at once, in a batch of its own", async () => {
   const runner = manualRunner();
-  const submit = createCoalescer({ maxInFlight: 2, maxBatch: 10, run: runner.run });
+  const submit = createCoalescer({ maxInFlight: 2, maxBatch: 10, keepAsyncContext: false, run: runner.run });
   const one = submit(1, call());
   await ticks();
   assert.deepEqual(
@@ -47,7 +47,7 @@ test("an item alone starts at once, in a batch of its own", async () => {
 
 test("items that arrive while every slot is busy go together, in order, up to maxBatch", async () => {
   const runner = manualRunner();
-  const submit = createCoalescer({ maxInFlight: 1, maxBatch: 3, run: runner.run });
+  const submit = createCoalescer({ maxInFlight: 1, maxBatch: 3, keepAsyncContext: false, run: runner.run });
   const first = submit(0, call());
   await ticks();
   const rest = [1, 2, 3, 4].map((n) => submit(n, call()));
@@ -68,6 +68,7 @@ test("each item gets its own outcome; a runner that throws fails its whole batch
   const submit = createCoalescer<number, number>({
     maxInFlight: 1,
     maxBatch: 10,
+    keepAsyncContext: false,
     run: async (items) => {
       calls++;
       if (items.includes(99)) throw new Error("statement failed");
@@ -92,6 +93,7 @@ test("a runner that answers nonsense fails its batch's callers, and nothing else
   const submit = createCoalescer<number, number>({
     maxInFlight: 1,
     maxBatch: 10,
+    keepAsyncContext: false,
     run: async () => "not a list" as unknown as PromiseSettledResult<number>[],
   });
   const settled = await Promise.allSettled([submit(1, call()), submit(2, call())]);
@@ -108,6 +110,7 @@ test("a batch runs in its first caller's async context, not in the one that free
   const submit = createCoalescer<number, string>({
     maxInFlight: 1,
     maxBatch: 10,
+    keepAsyncContext: true,
     run: (items, batchCall) => {
       seen.push(trace.getStore());
       return runner.run(items, batchCall);
@@ -124,9 +127,33 @@ test("a batch runs in its first caller's async context, not in the one that free
   assert.deepEqual(seen, ["A", "B"]);
 });
 
+test("without keepAsyncContext a waiting batch runs where its slot was freed (no snapshot taken)", async () => {
+  const trace = new AsyncLocalStorage<string>();
+  const seen: (string | undefined)[] = [];
+  const runner = manualRunner();
+  const submit = createCoalescer<number, string>({
+    maxInFlight: 1,
+    maxBatch: 10,
+    keepAsyncContext: false,
+    run: (items, batchCall) => {
+      seen.push(trace.getStore());
+      return runner.run(items, batchCall);
+    },
+  });
+  const a = trace.run("A", () => submit(1, call()));
+  await ticks();
+  const b = trace.run("B", () => submit(2, call()));
+  runner.answer(0);
+  await ticks();
+  runner.answer(1);
+  await Promise.all([a, b]);
+  // The first batch started in its caller's turn; the second where the first one's ended.
+  assert.deepEqual(seen, ["A", "A"]);
+});
+
 test("a call that ended while it waited never reaches the runner and gets its end", async () => {
   const runner = manualRunner();
-  const submit = createCoalescer({ maxInFlight: 1, maxBatch: 10, run: runner.run });
+  const submit = createCoalescer({ maxInFlight: 1, maxBatch: 10, keepAsyncContext: false, run: runner.run });
   const first = submit(0, call());
   await ticks();
   const leaving = call();
@@ -158,6 +185,10 @@ test("a batch runs under the latest of its callers' deadlines, or none if one ha
 });
 
 test("bad limits are refused", () => {
-  assert.throws(() => createCoalescer({ maxInFlight: 0, maxBatch: 1, run: async () => [] }));
-  assert.throws(() => createCoalescer({ maxInFlight: 1, maxBatch: 0, run: async () => [] }));
+  assert.throws(() =>
+    createCoalescer({ maxInFlight: 0, maxBatch: 1, keepAsyncContext: false, run: async () => [] }),
+  );
+  assert.throws(() =>
+    createCoalescer({ maxInFlight: 1, maxBatch: 0, keepAsyncContext: false, run: async () => [] }),
+  );
 });

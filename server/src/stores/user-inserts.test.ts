@@ -43,7 +43,11 @@ function watched() {
 
 test("calls beyond the insert slots share statements, each answered with its own row", async () => {
   const watch = watched();
-  const insert = createUserInserts(database.db, { maxInFlight: 1, statements: watch.statements });
+  const insert = createUserInserts(database.db, {
+    maxInFlight: 1,
+    traced: false,
+    statements: watch.statements,
+  });
   const rows = await Promise.all(
     Array.from({ length: 30 }, (_, i) =>
       insert({ name: `Shared ${i}`, email: `shared-${i}@example.com`, age: i }, noDeadline),
@@ -68,7 +72,7 @@ test("calls beyond the insert slots share statements, each answered with its own
 });
 
 test("a taken email is ALREADY_EXISTS for that call only; the first of two twins wins", async () => {
-  const insert = createUserInserts(database.db, { maxInFlight: 1 });
+  const insert = createUserInserts(database.db, { maxInFlight: 1, traced: false });
   const settled = await Promise.allSettled([
     insert({ name: "Block", email: "block@example.com", age: 1 }, noDeadline),
     insert({ name: "First", email: "twin@example.com", age: 2 }, noDeadline),
@@ -83,7 +87,11 @@ test("a taken email is ALREADY_EXISTS for that call only; the first of two twins
 
 test("a row the statement refuses fails alone: the others are written one by one", async () => {
   const watch = watched();
-  const insert = createUserInserts(database.db, { maxInFlight: 1, statements: watch.statements });
+  const insert = createUserInserts(database.db, {
+    maxInFlight: 1,
+    traced: false,
+    statements: watch.statements,
+  });
   // Only a bug could send this role (the RPC maps the enum), but the table's CHECK refuses
   // it, failing the whole multi-row statement: only its own call may fail.
   const settled = await Promise.allSettled([
@@ -108,7 +116,11 @@ test("a row the statement refuses fails alone: the others are written one by one
 
 test("a shared statement runs under the latest of its callers' deadlines, or none if one has none", async () => {
   const watch = watched();
-  const insert = createUserInserts(database.db, { maxInFlight: 1, statements: watch.statements });
+  const insert = createUserInserts(database.db, {
+    maxInFlight: 1,
+    traced: false,
+    statements: watch.statements,
+  });
   const within = (ms: number): CallDeadline => ({
     signal: new AbortController().signal,
     timeoutMs: () => ms,
@@ -131,7 +143,7 @@ test("a shared statement runs under the latest of its callers' deadlines, or non
 });
 
 test("a call that ended before its turn is answered with its end and inserts nothing", async () => {
-  const insert = createUserInserts(database.db, { maxInFlight: 1 });
+  const insert = createUserInserts(database.db, { maxInFlight: 1, traced: false });
   const ended = new AbortController();
   ended.abort(new ConnectError("gone", Code.Canceled));
   await assert.rejects(

@@ -13,6 +13,8 @@ export interface UserInsertsOptions {
   maxInFlight: number;
   /** Users per statement at most. */
   maxBatch?: number;
+  /** Tracing is on: a statement's spans go to its first caller's trace (coalesce.ts). */
+  traced: boolean;
   /** The two statements (default: user-store.ts's); tests pass wrapped ones to watch them. */
   statements?: { createUser: typeof createUser; insertUsers: typeof insertUsers };
 }
@@ -32,6 +34,7 @@ export function createUserInserts(db: Db, options: UserInsertsOptions): InsertUs
   return createCoalescer<NewUser, UserRow>({
     maxInFlight: options.maxInFlight,
     maxBatch: options.maxBatch ?? 256,
+    keepAsyncContext: options.traced,
     async run(items, call) {
       if (items.length === 1) return [await settle(insertOne(items[0] as NewUser, call))];
       let rows: (UserRow | undefined)[];

@@ -8,6 +8,7 @@ import {
 } from "@bufbuild/protobuf";
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import {
+  EnumRulesSchema,
   FieldRulesSchema,
   field as fieldRules,
   Ignore,
@@ -24,7 +25,8 @@ export type QuickCheck = (message: object) => boolean;
 
 /**
  * A check compiled from a message's rules for the common simple case — scalar fields with
- * string length, email and uuid, or int32 bound rules — that allocates nothing. protovalidate costs
+ * string length, email and uuid, or int32 bound rules, and enums with defined_only — that
+ * allocates nothing. protovalidate costs
  * about 1.7 µs a message (reflection, a cursor, a path per field), most of a BatchCreateUsers
  * item's own work. undefined when the message has any rule, field kind or option this does not
  * handle exactly: such messages always go to protovalidate.
@@ -53,7 +55,7 @@ function compileField(field: DescField): QuickCheck | undefined {
   if (field.presence !== FeatureSet_FieldPresence.IMPLICIT) return undefined;
   if (!hasOption(field, fieldRules)) return noRules;
   const rules = getOption(field, fieldRules);
-  if (!onlySet(rules, FieldRulesSchema, ["ignore", "string", "int32"])) return undefined;
+  if (!onlySet(rules, FieldRulesSchema, ["ignore", "string", "int32", "enum"])) return undefined;
   if (rules.ignore === Ignore.ALWAYS) return noRules;
   if (rules.ignore !== Ignore.UNSPECIFIED && rules.ignore !== Ignore.IF_ZERO_VALUE) return undefined;
   const skipZero = rules.ignore === Ignore.IF_ZERO_VALUE;
@@ -95,6 +97,16 @@ function compileField(field: DescField): QuickCheck | undefined {
       if (typeof value !== "number") return false;
       if (skipZero && value === 0) return true;
       return (above === undefined || value >= above) && (below === undefined || value <= below);
+    };
+  }
+  if (type.case === "enum" && field.fieldKind === "enum") {
+    const r = type.value;
+    if (!onlySet(r, EnumRulesSchema, ["defined_only"])) return undefined;
+    if (!r.definedOnly) return noRules;
+    const defined = new Set(field.enum.values.map((v) => v.number));
+    return (message) => {
+      const value = (message as Record<string, unknown>)[name];
+      return typeof value === "number" && (skipZero && value === 0 ? true : defined.has(value));
     };
   }
   return undefined;

@@ -103,14 +103,18 @@ test("a runner that answers nonsense fails its batch's callers, and nothing else
   );
 });
 
-test("a batch runs in its first caller's async context, not in the one that freed its slot", async () => {
+/**
+ * The async contexts batches run in: call A alone (a batch of one), then B and C while A's
+ * batch holds the one slot (they go together once A's ends).
+ */
+async function batchContexts(keepAsyncContext: boolean): Promise<(string | undefined)[]> {
   const trace = new AsyncLocalStorage<string>();
   const seen: (string | undefined)[] = [];
   const runner = manualRunner();
   const submit = createCoalescer<number, string>({
     maxInFlight: 1,
     maxBatch: 10,
-    keepAsyncContext: true,
+    keepAsyncContext,
     run: (items, batchCall) => {
       seen.push(trace.getStore());
       return runner.run(items, batchCall);
@@ -124,31 +128,16 @@ test("a batch runs in its first caller's async context, not in the one that free
   await ticks();
   runner.answer(1);
   await Promise.all([a, b, c]);
-  assert.deepEqual(seen, ["A", "B"]);
+  return seen;
+}
+
+test("a batch runs in its first caller's async context, not in the one that freed its slot", async () => {
+  assert.deepEqual(await batchContexts(true), ["A", "B"]);
 });
 
 test("without keepAsyncContext a waiting batch runs where its slot was freed (no snapshot taken)", async () => {
-  const trace = new AsyncLocalStorage<string>();
-  const seen: (string | undefined)[] = [];
-  const runner = manualRunner();
-  const submit = createCoalescer<number, string>({
-    maxInFlight: 1,
-    maxBatch: 10,
-    keepAsyncContext: false,
-    run: (items, batchCall) => {
-      seen.push(trace.getStore());
-      return runner.run(items, batchCall);
-    },
-  });
-  const a = trace.run("A", () => submit(1, call()));
-  await ticks();
-  const b = trace.run("B", () => submit(2, call()));
-  runner.answer(0);
-  await ticks();
-  runner.answer(1);
-  await Promise.all([a, b]);
-  // The first batch started in its caller's turn; the second where the first one's ended.
-  assert.deepEqual(seen, ["A", "A"]);
+  // The first batch starts in its caller's turn; the second where the first one's ended.
+  assert.deepEqual(await batchContexts(false), ["A", "A"]);
 });
 
 test("a call that ended while it waited never reaches the runner and gets its end", async () => {

@@ -26,9 +26,8 @@ export type QuickCheck = (message: object) => boolean;
 /**
  * A check compiled from a message's rules for the common simple case — scalar fields with
  * string length, email and uuid, or int32 bound rules, and enums with defined_only — that
- * allocates nothing. protovalidate costs
- * about 1.7 µs a message (reflection, a cursor, a path per field), most of a BatchCreateUsers
- * item's own work. undefined when the message has any rule, field kind or option this does not
+ * allocates nothing. protovalidate costs about 1.7 µs a message (reflection, a cursor, a path
+ * per field), most of a BatchCreateUsers item's own work. undefined when the message has any rule, field kind or option this does not
  * handle exactly: such messages always go to protovalidate.
  *
  * It must never pass a message protovalidate would reject; quick-validation.test.ts holds it

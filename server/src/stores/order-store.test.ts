@@ -1,28 +1,14 @@
 import assert from "node:assert/strict";
-import { after, before, test } from "node:test";
+import { test } from "node:test";
 import { and, asc, eq, gt, type SQL, sql } from "drizzle-orm";
-import { pino } from "pino";
-import { createTestDatabase, type TestDatabase } from "../../test/support/test-database.ts";
-import { type Database, openDatabase } from "../db/database.ts";
+import { bothDrivers } from "../../test/support/both-drivers.ts";
+import type { Database } from "../db/database.ts";
 import { orders, users } from "../db/schema.ts";
 import { listOrdersPage, type OrderPageQuery } from "./order-store.ts";
 
 // Both drivers: PostgreSQL when DATABASE_URL is set (postgres-js, detached rows), and embedded
 // PGlite always.
-const drivers = [
-  { name: "PGlite", url: () => undefined },
-  ...(process.env.DATABASE_URL ? [{ name: "PostgreSQL", url: () => testDb?.url }] : []),
-];
-
-let testDb: TestDatabase | undefined;
-const opened: Database[] = [];
-before(async () => {
-  if (process.env.DATABASE_URL) testDb = await createTestDatabase();
-});
-after(async () => {
-  for (const d of opened) await d.close();
-  await testDb?.drop();
-});
+const drivers = bothDrivers();
 
 /** What Drizzle's own select gives for the same page: the rows listOrdersPage must equal. */
 function drizzlePage(database: Database, q: OrderPageQuery) {
@@ -40,13 +26,7 @@ function drizzlePage(database: Database, q: OrderPageQuery) {
 
 for (const driver of drivers) {
   test(`${driver.name}: listOrdersPage gives Drizzle's rows, by user, status and cursor`, async () => {
-    const database = await openDatabase({
-      databaseUrl: driver.url(),
-      dataDir: "memory://",
-      poolSize: 2,
-      logger: pino({ level: "silent" }),
-    });
-    opened.push(database);
+    const database = await driver.open();
     const { db } = database;
     const [a, b] = ["a", "b"].map(() => crypto.randomUUID());
     await db.insert(users).values([

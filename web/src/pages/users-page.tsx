@@ -9,7 +9,7 @@ import { type Column, VirtualTable } from "../components/virtual-table.tsx";
 import { describeError } from "../errors.ts";
 import { count, formatDateTime } from "../format.ts";
 import { roleLabel, useSession } from "../session.tsx";
-import { appendNew, type LocalChanges, matches, withChanges } from "../user-list-changes.ts";
+import { appendNew, type LocalChanges, withChanges } from "../user-list-changes.ts";
 import { rememberUser } from "../user-names.ts";
 
 /** Rows per database round trip on the server; the browser receives one message per user. */
@@ -75,21 +75,16 @@ function useUserList(query: string) {
     };
   }, [api, query]);
 
-  const saved = useCallback(
-    (user: User) => {
-      local.current.set(user.id, user);
-      setUsers((prev) => {
-        const at = prev.findIndex((u) => u.id === user.id);
-        if (at >= 0) return prev.map((u) => (u.id === user.id ? user : u));
-        return !query || matches(user, query) ? [...prev, user] : prev;
-      });
+  // A change goes to the list shown now, and is kept for rows of this query still to come.
+  const change = useCallback(
+    (id: string, user: User | null) => {
+      local.current.set(id, user);
+      setUsers((prev) => withChanges(prev, new Map([[id, user]]), query));
     },
     [query],
   );
-  const deleted = useCallback((id: string) => {
-    local.current.set(id, null);
-    setUsers((prev) => prev.filter((u) => u.id !== id));
-  }, []);
+  const saved = useCallback((user: User) => change(user.id, user), [change]);
+  const deleted = useCallback((id: string) => change(id, null), [change]);
 
   return { users, saved, deleted, loading, error, current: shown === query };
 }
